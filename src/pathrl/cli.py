@@ -1,0 +1,51 @@
+"""The `pathrl` command line. Each area owns its sub-app; this module only assembles them.
+
+Sub-app modules keep heavy imports (torch, transformers, gymnasium) inside their commands so
+that `pathrl --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from pathrl.errors import PathrlError
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="pathrl",
+    help="Teach a model the join paths of a business database (SFT then PPO), and RL tooling.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from pathrl.doctor.cli import app as doctor_app
+    from pathrl.warmup.cli import app as warmup_app
+
+    app.add_typer(doctor_app, name="doctor")
+    app.add_typer(warmup_app, name="warmup")
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point: user mistakes become one red line and exit code 2."""
+    try:
+        app()
+    except PathrlError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""pathrl doctor: diagnose RL training runs from their logs."""

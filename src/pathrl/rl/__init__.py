@@ -1,0 +1,1 @@
+"""Shared RL machinery: PPO losses, run logging, metric names."""

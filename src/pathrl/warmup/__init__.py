@@ -1,0 +1,1 @@
+"""RL warm-up lab (LunarLander reward shaping, algorithm comparison)."""
