@@ -1,0 +1,276 @@
+"""Database access: write rows (demo data) and execute generated queries, read-only.
+
+`Database` is the one interface the CLI, the reward (execution feedback) and the evaluation use:
+`SQLDatabase` (SQLite / PostgreSQL through SQLAlchemy) and `MongoDatabase` (pymongo; tests use
+mongomock). Both execute only reads: SQL connections are opened read-only and accept nothing but
+a single SELECT; Mongo accepts only `aggregate` pipelines without write stages or server-side
+JavaScript.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from pathrl.errors import PathrlError, QueryRefused
+from pathrl.paths import Hop, LegalPath
+from pathrl.query import Filter, MongoQuery, SQLQuery, mongo_query, sql_metadata, sql_query
+from pathrl.schema import Schema
+
+BACKENDS = ("sqlite", "postgres", "mongo")
+
+
+@dataclass
+class ExecResult:
+    """Outcome of one query: `status` is ok (rows found), empty, or error (with `error`)."""
+
+    status: str
+    count: int = 0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+    error: str | None = None
+    query: str = ""
+
+    def to_dict(self, max_rows: int | None = None) -> dict[str, Any]:
+        return {"query": self.query, "status": self.status, "count": self.count,
+                "rows": self.rows[:max_rows] if max_rows is not None else self.rows,
+                "elapsed_ms": round(self.elapsed_ms, 3), "error": self.error}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else (
+            value.isoformat())
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _result(rows: list[dict[str, Any]], start: float, query: str) -> ExecResult:
+    clean = [{k: _json_value(v) for k, v in r.items()} for r in rows]
+    return ExecResult("ok" if clean else "empty", len(clean), clean,
+                      (time.perf_counter() - start) * 1e3, None, query)
+
+
+class Database:
+    """A backend that runs routes. Subclasses implement `execute_hops` and `write`."""
+
+    backend: str
+
+    def __init__(self, schema: Schema):
+        self.schema = schema
+
+    def run_path(self, path: LegalPath, flt: Filter = Filter()) -> ExecResult:
+        """Generate the query for a legal path and execute it."""
+        return self.execute_hops(path.hops, path.anchor, flt)
+
+    def execute_hops(self, hops: tuple[Hop, ...], anchor: str, flt: Filter) -> ExecResult:
+        raise NotImplementedError
+
+    def render(self, hops: tuple[Hop, ...], anchor: str, flt: Filter) -> str:
+        raise NotImplementedError
+
+    def write(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+# -- SQL ---------------------------------------------------------------------------------------
+_READ_ONLY_SQL = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
+
+
+class SQLDatabase(Database):
+    """SQLite or PostgreSQL through SQLAlchemy, opened read-only for queries."""
+
+    def __init__(self, schema: Schema, url: str):
+        super().__init__(schema)
+        self.url = url
+        try:
+            self.engine = sa.create_engine(url)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise PathrlError(f"cannot open database '{url}': {exc}") from None
+        self.backend = "sqlite" if self.engine.dialect.name == "sqlite" else "postgres"
+
+    def _read_connection(self) -> sa.Connection:
+        conn = self.engine.connect()
+        if self.backend == "sqlite":
+            conn.exec_driver_sql("PRAGMA query_only = ON")
+        else:
+            conn.exec_driver_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        return conn
+
+    def render(self, hops: tuple[Hop, ...], anchor: str, flt: Filter) -> str:
+        return sql_query(self.schema, hops, anchor, flt, self.engine.dialect).text
+
+    def execute_hops(self, hops: tuple[Hop, ...], anchor: str, flt: Filter) -> ExecResult:
+        return self.execute(sql_query(self.schema, hops, anchor, flt, self.engine.dialect))
+
+    def execute(self, query: SQLQuery | str, params: dict[str, Any] | None = None) -> ExecResult:
+        """Run a generated query, or a raw single SELECT (anything else is refused)."""
+        if isinstance(query, str):
+            stripped = query.strip().rstrip(";")
+            if not _READ_ONLY_SQL.match(stripped) or ";" in stripped:
+                raise QueryRefused("only a single SELECT statement may run (read-only executor)")
+            statement, text, params = sa.text(stripped), stripped, params or {}
+        else:
+            statement, text = query.statement, query.text
+        start = time.perf_counter()
+        try:
+            with self._read_connection() as conn:
+                result = conn.execute(statement, params or {})
+                rows = [dict(r._mapping) for r in result]
+                conn.rollback()
+        except SQLAlchemyError as exc:
+            message = str(getattr(exc, "orig", exc)).splitlines()[0]
+            return ExecResult("error", elapsed_ms=(time.perf_counter() - start) * 1e3,
+                              error=message, query=text)
+        return _result(rows, start, text)
+
+    def write(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        """(Re)create the schema's tables and insert `rows` (used for the demo database)."""
+        write_sql(self.url, self.schema, rows, engine=self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def write_sql(url: str, schema: Schema, rows: dict[str, list[dict[str, Any]]],
+              engine: sa.Engine | None = None) -> None:
+    """Drop and recreate the schema's tables at `url`, then insert `rows` in FK order."""
+    md = sql_metadata(schema)
+    own = engine is None
+    engine = engine or sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            md.drop_all(conn)
+            md.create_all(conn)
+            for table in md.sorted_tables:
+                if rows.get(table.name):
+                    conn.execute(table.insert(), rows[table.name])
+    except SQLAlchemyError as exc:
+        raise PathrlError(f"cannot write demo data to '{url}': {exc}") from None
+    finally:
+        if own:
+            engine.dispose()
+
+
+# -- MongoDB -----------------------------------------------------------------------------------
+_FORBIDDEN_STAGES = {"$out", "$merge"}
+_FORBIDDEN_OPERATORS = {"$where", "$function", "$accumulator"}
+
+
+def _check_read_only(node: Any) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _FORBIDDEN_STAGES or key in _FORBIDDEN_OPERATORS:
+                raise QueryRefused(f"'{key}' is not allowed (read-only executor, no server JS)")
+            _check_read_only(value)
+    elif isinstance(node, list):
+        for item in node:
+            _check_read_only(item)
+
+
+class MongoDatabase(Database):
+    """MongoDB through pymongo (or an in-process mongomock database for tests and demos)."""
+
+    backend = "mongo"
+
+    def __init__(self, schema: Schema, db: Any):
+        super().__init__(schema)
+        self.db = db
+
+    @classmethod
+    def connect(cls, schema: Schema, url: str, database: str = "pathrl") -> MongoDatabase:
+        """`mongodb://...` through pymongo, or `mongomock://` for an in-process database."""
+        if url.startswith("mongomock://"):
+            import mongomock
+
+            return cls(schema, mongomock.MongoClient()[database])
+        import pymongo
+        from pymongo.errors import PyMongoError
+
+        try:
+            client = pymongo.MongoClient(url, serverSelectionTimeoutMS=3000)
+            client.admin.command("ping")
+        except PyMongoError as exc:
+            raise PathrlError(f"cannot reach MongoDB at '{url}': {exc.__class__.__name__}. "
+                              "Start a server or use --db mongomock:// for an in-process "
+                              "stand-in.") from None
+        return cls(schema, client.get_default_database(database))
+
+    def render(self, hops: tuple[Hop, ...], anchor: str, flt: Filter) -> str:
+        return mongo_query(self.schema, hops, anchor, flt).text
+
+    def execute_hops(self, hops: tuple[Hop, ...], anchor: str, flt: Filter) -> ExecResult:
+        return self.execute(mongo_query(self.schema, hops, anchor, flt))
+
+    def execute(self, query: MongoQuery) -> ExecResult:
+        """Run an aggregation pipeline (write stages and server-side JS are refused)."""
+        from pymongo.errors import PyMongoError
+
+        _check_read_only(query.pipeline)
+        start = time.perf_counter()
+        try:
+            rows = list(self.db[query.collection].aggregate(query.pipeline))
+        except (PyMongoError, NotImplementedError, KeyError, TypeError, ValueError) as exc:
+            return ExecResult("error", elapsed_ms=(time.perf_counter() - start) * 1e3,
+                              error=f"{exc.__class__.__name__}: {exc}", query=query.text)
+        return _result(rows, start, query.text)
+
+    def write(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        """Replace each collection's documents; dates become BSON datetimes, `_id` = key."""
+        for table in self.schema.tables:
+            coll = self.db[table.name]
+            coll.delete_many({})
+            docs = [{"_id": r[table.key], **{k: _bson_value(v) for k, v in r.items()}}
+                    for r in rows.get(table.name, [])]
+            if docs:
+                coll.insert_many(docs)
+
+
+def _bson_value(value: Any) -> Any:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day)
+    return value
+
+
+# -- opening a backend -------------------------------------------------------------------------
+def open_database(schema: Schema, backend: str = "sqlite", url: str | None = None,
+                  demo_seed: int | None = None) -> Database:
+    """Open a backend. With no `url`: the demo SQLite file for sqlite, an in-process mongomock
+    database loaded with the demo rows for mongo (when `demo_seed` is given); postgres needs a
+    URL such as postgresql+psycopg://user@localhost/db."""
+    if backend not in BACKENDS:
+        raise PathrlError(f"unknown backend '{backend}' (use one of {', '.join(BACKENDS)})")
+    if backend == "mongo":
+        database = MongoDatabase.connect(schema, url or "mongomock://")
+        if url is None and demo_seed is not None:
+            from pathrl.demo import demo_rows
+
+            database.write(demo_rows(demo_seed))
+        return database
+    if url is None:
+        if backend == "postgres":
+            raise PathrlError("the postgres backend needs --db postgresql+psycopg://USER@HOST/DB")
+        if demo_seed is None:
+            raise PathrlError("no database given: pass --db sqlite:///path/to.db")
+        from pathrl.demo import demo_sqlite_url
+
+        url = demo_sqlite_url(demo_seed)
+    elif "://" not in url:
+        url = f"sqlite:///{url}"  # a bare path means a SQLite file
+    database = SQLDatabase(schema, url)
+    if backend == "postgres" and database.backend != "postgres":
+        raise PathrlError(f"--backend postgres but '{url}' is not a PostgreSQL URL")
+    return database

@@ -1,0 +1,418 @@
+"""The schema graph: tables, foreign-key relations and the business rules over them.
+
+A `Schema` is what the Router must learn the "physics" of. It can be loaded from YAML/JSON
+(`Schema.load`), introspected from a live SQL database (`introspect_sql`) or proposed from a
+MongoDB database's reference-looking fields (`propose_mongo_references`). Validation errors name
+the offending table/field so a user can fix their file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pathrl.errors import SchemaError
+
+CARDINALITIES = ("many_to_one", "one_to_one", "one_to_many")
+FIELD_TYPES = ("str", "int", "float", "date", "bool")
+# Identifiers reach SQL and MQL as names, so they must be plain (no '$', '.', quotes, spaces).
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Field:
+    """A column (SQL) or document field (MongoDB)."""
+
+    name: str
+    type: str = "str"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table or collection, with the words users call it by."""
+
+    name: str
+    key: str
+    display: str
+    fields: tuple[Field, ...]
+    description: str = ""
+    synonyms_en: tuple[str, ...] = ()
+    synonyms_zh: tuple[str, ...] = ()
+    time_field: str | None = None
+    # Business rules: which tables a question may start from (anchor) or ask for (target).
+    anchor: bool = True
+    target: bool = True
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise SchemaError(f"table '{self.name}' has no field '{name}'")
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A directed foreign key: `from_table.from_field` references `to_table.to_field`."""
+
+    from_table: str
+    from_field: str
+    to_table: str
+    to_field: str
+    cardinality: str = "many_to_one"
+
+    @property
+    def label(self) -> str:
+        return f"{self.from_table}.{self.from_field} -> {self.to_table}.{self.to_field}"
+
+
+@dataclass(frozen=True)
+class PathRules:
+    """Business rules that filter the enumerated paths.
+
+    `deny_hops` / `allow_hops` hold "a->b" strings over table names (the direction of travel,
+    not of the foreign key). `direction` picks which way foreign keys may be travelled:
+    "both" (default; a join works both ways), "forward" (child -> parent only) or "backward".
+    """
+
+    max_hops: int = 3
+    direction: str = "both"
+    deny_hops: tuple[str, ...] = ()
+    allow_hops: tuple[str, ...] = ()
+    allow_self_loops: bool = False
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Tables + relations + path rules. Immutable; use the loaders to build one."""
+
+    name: str
+    tables: tuple[Table, ...]
+    relations: tuple[Relation, ...]
+    rules: PathRules = field(default_factory=PathRules)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    # -- lookup -----------------------------------------------------------------------------
+    @property
+    def table_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tables)
+
+    def table(self, name: str) -> Table:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        known = ", ".join(self.table_names)
+        raise SchemaError(f"unknown table '{name}' (known tables: {known})")
+
+    def fingerprint(self) -> str:
+        """A short hash of the tables, relations and rules: routers remember which schema they
+        were trained on and refuse another one."""
+        payload = json.dumps(
+            {
+                "tables": sorted((t.name, t.key, t.field_names) for t in self.tables),
+                "relations": sorted(r.label for r in self.relations),
+                "rules": asdict(self.rules),
+            },
+            sort_keys=True,
+            default=list,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    # -- (de)serialisation -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "rules": {
+                "max_hops": self.rules.max_hops,
+                "direction": self.rules.direction,
+                "deny_hops": list(self.rules.deny_hops),
+                "allow_hops": list(self.rules.allow_hops),
+                "allow_self_loops": self.rules.allow_self_loops,
+            },
+            "tables": {
+                t.name: {
+                    "description": t.description,
+                    "synonyms": {"en": list(t.synonyms_en), "zh": list(t.synonyms_zh)},
+                    "key": t.key,
+                    "display": t.display,
+                    "time_field": t.time_field,
+                    "anchor": t.anchor,
+                    "target": t.target,
+                    "fields": {f.name: {"type": f.type, "description": f.description}
+                               for f in t.fields},
+                }
+                for t in self.tables
+            },
+            "relations": [
+                {"from": f"{r.from_table}.{r.from_field}", "to": f"{r.to_table}.{r.to_field}",
+                 "cardinality": r.cardinality}
+                for r in self.relations
+            ],
+        }
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        text = (json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+                if path.suffix == ".json"
+                else yaml.safe_dump(self.to_dict(), allow_unicode=True, sort_keys=False))
+        path.write_text(text, encoding="utf-8")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> Schema:
+        if not isinstance(data, dict):
+            raise SchemaError(f"{source}: expected a mapping at the top level")
+        tables_raw = data.get("tables") or {}
+        if isinstance(tables_raw, list):  # also accept a list of {name: ...}
+            tables_raw = {t.get("name"): t for t in tables_raw}
+        tables = tuple(_table_from_dict(name, spec or {}, source)
+                       for name, spec in tables_raw.items())
+        relations = tuple(_relation_from_dict(r, source) for r in data.get("relations") or [])
+        rules_raw = data.get("rules") or {}
+        try:
+            rules = PathRules(
+                max_hops=int(rules_raw.get("max_hops", 3)),
+                direction=str(rules_raw.get("direction", "both")),
+                deny_hops=tuple(rules_raw.get("deny_hops") or ()),
+                allow_hops=tuple(rules_raw.get("allow_hops") or ()),
+                allow_self_loops=bool(rules_raw.get("allow_self_loops", False)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise SchemaError(f"{source}: bad rules section: {exc}") from None
+        return cls(name=str(data.get("name") or Path(source).stem), tables=tables,
+                   relations=relations, rules=rules, description=data.get("description", ""))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Schema:
+        """Load a schema from a .yaml/.yml/.json file."""
+        path = Path(path)
+        if not path.is_file():
+            raise SchemaError(f"schema file not found: {path}")
+        text = path.read_text(encoding="utf-8")
+        try:
+            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            raise SchemaError(f"{path}: cannot parse: {exc}") from None
+        return cls.from_dict(data, source=str(path))
+
+
+def _table_from_dict(name: Any, spec: dict[str, Any], source: str) -> Table:
+    if not name or not isinstance(name, str):
+        raise SchemaError(f"{source}: a table has no name")
+    fields_raw = spec.get("fields") or {}
+    if isinstance(fields_raw, list):
+        fields_raw = {f if isinstance(f, str) else f["name"]: ({} if isinstance(f, str) else f)
+                      for f in fields_raw}
+    fields = tuple(
+        Field(fname, **({"type": fspec} if isinstance(fspec, str) else
+                        {k: v for k, v in (fspec or {}).items() if k in ("type", "description")}))
+        for fname, fspec in fields_raw.items()
+    )
+    synonyms = spec.get("synonyms") or {}
+    key = spec.get("key", "id")
+    return Table(
+        name=name,
+        key=key,
+        display=spec.get("display", key),
+        fields=fields,
+        description=spec.get("description", ""),
+        synonyms_en=tuple(synonyms.get("en") or ()),
+        synonyms_zh=tuple(synonyms.get("zh") or ()),
+        time_field=spec.get("time_field"),
+        anchor=bool(spec.get("anchor", True)),
+        target=bool(spec.get("target", True)),
+    )
+
+
+def _relation_from_dict(raw: Any, source: str) -> Relation:
+    try:
+        from_table, from_field = str(raw["from"]).split(".", 1)
+        to_table, to_field = str(raw["to"]).split(".", 1)
+    except (KeyError, TypeError, ValueError):
+        raise SchemaError(
+            f"{source}: relation {raw!r} must look like {{from: table.field, to: table.field}}"
+        ) from None
+    return Relation(from_table, from_field, to_table, to_field,
+                    raw.get("cardinality", "many_to_one"))
+
+
+# -- validation --------------------------------------------------------------------------------
+def validate(schema: Schema) -> None:
+    """Raise `SchemaError` listing every problem found (not just the first)."""
+    problems: list[str] = []
+    if not schema.tables:
+        raise SchemaError(f"schema '{schema.name}' is empty: it declares no tables")
+    seen: set[str] = set()
+    for t in schema.tables:
+        for ident in (t.name, *(f.name for f in t.fields)):
+            if not _IDENTIFIER.match(ident):
+                problems.append(f"table '{t.name}': '{ident}' is not a plain identifier "
+                                "(letters, digits, underscore; no '$' or '.')")
+        if t.name in seen:
+            problems.append(f"duplicate table name '{t.name}'")
+        seen.add(t.name)
+        names = [f.name for f in t.fields]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            problems.append(f"table '{t.name}': duplicate field(s) {', '.join(dupes)}")
+        for role, fname in (("key", t.key), ("display", t.display), ("time_field", t.time_field)):
+            if fname is not None and fname not in names:
+                problems.append(f"table '{t.name}': {role} field '{fname}' is not among its fields")
+        for f in t.fields:
+            if f.type not in FIELD_TYPES:
+                problems.append(f"table '{t.name}': field '{f.name}' has unknown type '{f.type}' "
+                                f"(use one of {', '.join(FIELD_TYPES)})")
+    tables = {t.name: t for t in schema.tables}
+    for r in schema.relations:
+        for tname, fname in ((r.from_table, r.from_field), (r.to_table, r.to_field)):
+            if tname not in tables:
+                problems.append(f"relation {r.label}: unknown table '{tname}'")
+            elif fname not in tables[tname].field_names:
+                problems.append(f"relation {r.label}: table '{tname}' has no field '{fname}'")
+        if r.from_table == r.to_table and not schema.rules.allow_self_loops:
+            problems.append(f"relation {r.label}: self-loop (set rules.allow_self_loops: true "
+                            "to keep it; paths never visit a table twice either way)")
+        if r.cardinality not in CARDINALITIES:
+            problems.append(f"relation {r.label}: unknown cardinality '{r.cardinality}'")
+    rules = schema.rules
+    if rules.max_hops < 1:
+        problems.append(f"rules.max_hops must be >= 1, got {rules.max_hops}")
+    if rules.direction not in ("both", "forward", "backward"):
+        problems.append(f"rules.direction must be both|forward|backward, got '{rules.direction}'")
+    for hop in (*rules.deny_hops, *rules.allow_hops):
+        parts = hop.split("->")
+        if len(parts) != 2 or any(p.strip() not in tables for p in parts):
+            problems.append(f"rule hop '{hop}' must be 'table->table' over known tables")
+    if problems:
+        raise SchemaError(f"schema '{schema.name}' is invalid:\n  - " + "\n  - ".join(problems))
+
+
+def disconnected_tables(schema: Schema) -> list[str]:
+    """Tables that no relation touches (reported by `pathrl schema check`, not an error)."""
+    touched = {r.from_table for r in schema.relations} | {r.to_table for r in schema.relations}
+    return [t for t in schema.table_names if t not in touched] if len(schema.tables) > 1 else []
+
+
+def connected_components(schema: Schema) -> list[list[str]]:
+    """Groups of tables reachable from each other (ignoring direction), largest first."""
+    parent = {t: t for t in schema.table_names}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for r in schema.relations:
+        parent[find(r.from_table)] = find(r.to_table)
+    groups: dict[str, list[str]] = {}
+    for t in schema.table_names:
+        groups.setdefault(find(t), []).append(t)
+    return sorted(groups.values(), key=lambda g: (-len(g), g))
+
+
+# -- introspection -----------------------------------------------------------------------------
+_DISPLAY_HINTS = ("name", "title", "code", "number", "no")
+
+
+def _guess_display(columns: Iterable[str], key: str) -> str:
+    cols = list(columns)
+    for hint in _DISPLAY_HINTS:
+        for c in cols:
+            if c.lower() == hint or c.lower().endswith("_" + hint):
+                return c
+    return key
+
+
+def _sql_type(type_obj: Any) -> str:
+    name = type(type_obj).__name__.lower()
+    if "int" in name:
+        return "int"
+    if any(k in name for k in ("float", "numeric", "real", "double", "decimal")):
+        return "float"
+    if "date" in name or "time" in name:
+        return "date"
+    if "bool" in name:
+        return "bool"
+    return "str"
+
+
+def introspect_sql(url: str, name: str | None = None, schema_name: str | None = None,
+                   max_hops: int = 3) -> Schema:
+    """Build a `Schema` from a live SQL database (tables, primary keys, foreign keys).
+
+    Synonyms are left empty (add them in YAML for better questions); the display field is
+    guessed from column names (name/title/code/...).
+    """
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        engine = create_engine(url)
+        insp = inspect(engine)
+        table_names = sorted(insp.get_table_names(schema=schema_name))
+        tables: list[Table] = []
+        relations: list[Relation] = []
+        for tname in table_names:
+            cols = insp.get_columns(tname, schema=schema_name)
+            pk = insp.get_pk_constraint(tname, schema=schema_name).get("constrained_columns") or []
+            key = pk[0] if pk else cols[0]["name"]
+            col_names = [c["name"] for c in cols]
+            time_cols = [c["name"] for c in cols if _sql_type(c["type"]) == "date"]
+            tables.append(Table(
+                name=tname, key=key, display=_guess_display(col_names, key),
+                fields=tuple(Field(c["name"], _sql_type(c["type"])) for c in cols),
+                time_field=time_cols[0] if time_cols else None,
+                synonyms_en=(tname.replace("_", " "),),
+            ))
+            for fk in insp.get_foreign_keys(tname, schema=schema_name):
+                for src, dst in zip(fk["constrained_columns"], fk["referred_columns"],
+                                    strict=False):
+                    relations.append(Relation(tname, src, fk["referred_table"], dst))
+        engine.dispose()
+    except SQLAlchemyError as exc:
+        raise SchemaError(f"cannot introspect {url}: {exc.__class__.__name__}: {exc}") from None
+    return Schema(name=name or "introspected", tables=tuple(tables), relations=tuple(relations),
+                  rules=PathRules(max_hops=max_hops))
+
+
+def propose_mongo_references(db: Any, sample_size: int = 200) -> list[Relation]:
+    """Propose references in a MongoDB database: a field whose sampled values are all `id`s
+    (or `_id`s) of another collection is proposed as `coll.field -> other.id|_id`.
+
+    `db` is a pymongo (or mongomock) Database. Review the proposals before adding them to YAML.
+    """
+    collections = sorted(db.list_collection_names())
+    keys = {
+        (coll, key): {d.get(key) for d in db[coll].find({}, {key: 1})} - {None}
+        for coll in collections
+        for key in ("id", "_id")
+    }
+    proposals: list[Relation] = []
+    for coll in collections:
+        docs = list(db[coll].find({}, limit=sample_size))
+        for fname in sorted({k for d in docs for k in d} - {"_id", "id"}):
+            values = {d.get(fname) for d in docs} - {None}
+            if not values or any(isinstance(v, (dict, list, float, bool)) for v in values):
+                continue
+            for other in collections:
+                key = next((k for k in ("id", "_id")
+                            if other != coll and keys[(other, k)] and values <= keys[(other, k)]),
+                           None)
+                if key:
+                    proposals.append(Relation(coll, fname, other, key))
+    return proposals
