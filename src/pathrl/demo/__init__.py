@@ -41,7 +41,7 @@ _SUPPLIER_KIND_EN = ["Steel Co.", "Engineering Ltd.", "Logistics", "Cables Inc."
 _SUPPLIER_ZH = ["中联", "华建", "长江", "东方", "宏达", "恒通", "金石", "天成", "振华", "远航"]
 _SUPPLIER_KIND_ZH = ["钢铁有限公司", "建设工程公司", "物流公司", "电缆厂", "机械设备公司"]
 _SURNAMES_ZH = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何林高罗"
-_GIVEN_ZH = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "军", "杰", "涛", "明", "超", "霞"]
+_GIVEN_ZH = list("伟芳娜敏静强磊洋艳军杰涛明超霞")
 _NAMES_EN = ["Alice", "Bob", "Carlos", "Diana", "Ethan", "Fatima", "George", "Hana", "Ivan",
              "Julia", "Kofi", "Lena", "Mohammed", "Nina", "Omar", "Priya"]
 _SURNAMES_EN = ["Smith", "Garcia", "Khan", "Okafor", "Novak", "Silva", "Tanaka", "Muller"]
