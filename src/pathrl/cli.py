@@ -25,12 +25,14 @@ app = typer.Typer(
 
 
 def _register() -> None:
+    from pathrl.data.cli import app as data_app
     from pathrl.doctor.cli import app as doctor_app
     from pathrl.schema_cli import db_app, query, schema_app
     from pathrl.warmup.cli import app as warmup_app
 
     app.add_typer(schema_app, name="schema")
     app.add_typer(db_app, name="db")
+    app.add_typer(data_app, name="data")
     app.command("query")(query)
     app.add_typer(doctor_app, name="doctor")
     app.add_typer(warmup_app, name="warmup")
