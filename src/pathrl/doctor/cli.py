@@ -1,5 +1,77 @@
-"""`pathrl doctor` (placeholder until the doctor lands)."""
+"""`pathrl doctor PATH`: diagnose an RL training run from its logs.
+
+Exit codes: 0 no critical finding, 1 at least one critical finding (CI can gate on it),
+2 user error (raised as PathrlError, turned into one red line by the root CLI).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Diagnose an RL training run from its logs.", no_args_is_help=True)
+app = typer.Typer(
+    help="Diagnose an RL training run from its logs (worst finding first).",
+    no_args_is_help=True,
+)
+
+
+@app.callback(invoke_without_command=True)
+def doctor(
+    path: Path | None = typer.Argument(
+        None,
+        help="Run directory (metrics.jsonl, sft_metrics.jsonl, TensorBoard events, "
+        "trainer_state.json) or a JSONL / JSON / CSV / TensorBoard file.",
+        show_default=False,
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the findings as a JSON list (nothing else on stdout)."
+    ),
+    markdown: Path | None = typer.Option(
+        None, "--markdown", help="Write a Markdown report (with plots) to this file."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write report.md, findings.json and plots/*.png to this directory."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="YAML file overriding thresholds (DoctorConfig field names)."
+    ),
+    mapping: list[str] = typer.Option(
+        [], "--map", help="Map a raw metric name to a signal, RAW=SIGNAL (repeatable)."
+    ),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw one PNG per finding."),
+    list_rules: bool = typer.Option(
+        False, "--list-rules", help="List the rules and exit (PATH is ignored)."
+    ),
+) -> None:
+    """Read a run's metrics, apply the troubleshooting rules, report what is wrong and how to
+    fix it. Exits 1 when a critical finding exists."""
+    from rich.console import Console
+
+    from pathrl.doctor.config import DoctorConfig
+    from pathrl.doctor.engine import run_doctor
+    from pathrl.doctor.report import findings_json, print_report, write_outputs
+    from pathrl.doctor.rules import build_rules
+    from pathrl.doctor.signals import parse_mapping
+    from pathrl.errors import PathrlError
+
+    doctor_config = DoctorConfig.from_file(config) if config else DoctorConfig()
+    console = Console()
+    if list_rules:
+        for rule in build_rules(doctor_config):
+            console.print(f"[bold]{rule.id}[/] ({rule.severity}): {rule.title}")
+        return
+    if path is None:
+        raise PathrlError("missing PATH: a run directory or a log file to diagnose")
+    report = run_doctor(path, doctor_config, parse_mapping(mapping))
+    if as_json:
+        typer.echo(findings_json(report.findings))
+    else:
+        print_report(report, console)
+    if out is not None or markdown is not None:
+        written = write_outputs(report, out, markdown, plots=plots)
+        if not as_json:
+            for kind, target in written.items():
+                console.print(f"[dim]wrote {kind}: {target}[/]")
+    if report.has_critical:
+        raise typer.Exit(code=1)

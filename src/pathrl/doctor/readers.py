@@ -1,0 +1,290 @@
+"""Read a run's metrics from JSONL, JSON (HF `trainer_state.json`), CSV or TensorBoard events.
+
+Every reader returns :class:`RawLog` objects: raw metric name -> [(step, value)]. Problems the
+user can fix (missing path, empty file, unknown format, corrupt line) raise
+:class:`~pathrl.errors.PathrlError` with the file and line; recoverable oddities (a truncated last
+line from a run that is still writing, a missing step column) become notes in the report.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pathrl.doctor.signals import STEP_KEYS
+from pathrl.errors import PathrlError
+
+# File names pathrl's own trainers write, read first when a run directory holds them.
+PATHRL_LOG_NAMES: tuple[str, ...] = ("metrics.jsonl", "sft_metrics.jsonl")
+SUPPORTED_FORMATS = (
+    "JSONL (one object per line with a step key), JSON (a list of records or HF trainer_state.json "
+    "with log_history), CSV with a header and a step column, TensorBoard event files"
+)
+
+
+@dataclass
+class RawLog:
+    """Metrics of one run as read from disk, before mapping to canonical signals."""
+
+    source: str
+    columns: dict[str, list[tuple[float, float]]]
+    notes: list[str] = field(default_factory=list)
+
+
+def read_path(path: str | Path) -> list[RawLog]:
+    """Read every run log found at `path` (a file, or a run directory)."""
+    path = Path(path)
+    if not path.exists():
+        raise PathrlError(f"no such file or directory: {path}")
+    if path.is_dir():
+        return _read_directory(path)
+    return [_read_file(path)]
+
+
+def records_to_raw_log(records: Iterable[Mapping[str, Any]], source: str) -> RawLog:
+    """Turn in-memory records (one dict per update, ideally with a `step` key) into a RawLog."""
+    columns: dict[str, list[tuple[float, float]]] = {}
+    notes: list[str] = []
+    missing_step = False
+    count = 0
+    for index, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise PathrlError(f"{source}: record {index + 1} is not an object: {record!r:.80}")
+        count += 1
+        flat = _flatten(record)
+        step = _step_of(flat)
+        if step is None:
+            missing_step = True
+            step = float(index)
+        for name, value in flat.items():
+            if name.lower() in STEP_KEYS:
+                continue
+            number = _as_number(value)
+            if number is not None:
+                columns.setdefault(name, []).append((step, number))
+    if count == 0:
+        raise PathrlError(f"{source}: no metric records (the log is empty)")
+    if missing_step:
+        notes.append(
+            f"{source}: some records have no step column ({', '.join(STEP_KEYS[:3])}...); "
+            "their position in the file was used as the step"
+        )
+    if not columns:
+        raise PathrlError(f"{source}: the records contain no numeric metrics")
+    return RawLog(source, columns, notes)
+
+
+def _read_directory(directory: Path) -> list[RawLog]:
+    pathrl_logs = [directory / n for n in PATHRL_LOG_NAMES if (directory / n).is_file()]
+    if pathrl_logs:
+        # The TensorBoard events next to them carry the same scalars: read one copy only.
+        return [_read_file(p) for p in pathrl_logs]
+    tables = sorted(
+        p for p in directory.iterdir() if p.is_file() and p.suffix in {".jsonl", ".csv"}
+    )
+    if tables:
+        return [_read_file(p) for p in tables]
+    trainer_state = _latest_trainer_state(directory)
+    if trainer_state is not None:
+        return [_read_file(trainer_state)]
+    event_dirs = sorted({p.parent for p in directory.rglob("*tfevents*") if p.is_file()})
+    if event_dirs:
+        logs = [_read_tensorboard(d) for d in event_dirs]
+        non_empty = [log for log in logs if log.columns]
+        if not non_empty:
+            raise PathrlError(f"{directory}: the TensorBoard event files contain no scalars")
+        return non_empty
+    raise PathrlError(
+        f"{directory}: no run log found; expected {', '.join(PATHRL_LOG_NAMES)}, "
+        f"*.jsonl, *.csv, trainer_state.json or TensorBoard event files"
+    )
+
+
+def _latest_trainer_state(directory: Path) -> Path | None:
+    direct = directory / "trainer_state.json"
+    if direct.is_file():
+        return direct
+    candidates = list(directory.glob("checkpoint-*/trainer_state.json"))
+
+    def checkpoint_number(p: Path) -> int:
+        suffix = p.parent.name.removeprefix("checkpoint-")
+        return int(suffix) if suffix.isdigit() else -1
+
+    return max(candidates, key=checkpoint_number) if candidates else None
+
+
+def _read_file(path: Path) -> RawLog:
+    if "tfevents" in path.name:
+        log = _read_tensorboard(path)
+        if not log.columns:
+            raise PathrlError(f"{path}: the TensorBoard event file contains no scalars")
+        return log
+    if path.stat().st_size == 0:
+        raise PathrlError(f"{path}: the file is empty")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(path)
+    if suffix == ".json":
+        return _read_json(path)
+    if suffix == ".jsonl":
+        return _read_jsonl(path)
+    head = _head(path)
+    if head.lstrip().startswith("{"):
+        return _read_jsonl(path)
+    raise PathrlError(f"{path}: unknown log format; pathrl doctor reads {SUPPORTED_FORMATS}")
+
+
+def _head(path: Path, size: int = 512) -> str:
+    with path.open("rb") as handle:
+        return handle.read(size).decode("utf-8", errors="replace")
+
+
+def _read_jsonl(path: Path) -> RawLog:
+    lines = _read_text(path).splitlines()
+    numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
+    if not numbered:
+        raise PathrlError(f"{path}: the file is empty")
+    records: list[Mapping[str, Any]] = []
+    notes: list[str] = []
+    for position, (line_no, line) in enumerate(numbered):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if position == len(numbered) - 1:
+                # A run still writing (or killed mid-write) leaves a partial last line.
+                notes.append(f"{path.name}: line {line_no} is truncated and was ignored")
+                continue
+            raise PathrlError(
+                f"{path}:{line_no}: not valid JSON ({exc.msg}); expected one JSON object per line"
+            ) from exc
+        if not isinstance(record, dict):
+            raise PathrlError(f"{path}:{line_no}: expected a JSON object, got {line.strip():.60}")
+        records.append(record)
+    if not records:
+        raise PathrlError(f"{path}: the only line is truncated; no complete record to read")
+    log = records_to_raw_log(records, str(path))
+    log.notes = notes + log.notes
+    return log
+
+
+def _read_json(path: Path) -> RawLog:
+    try:
+        data = json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
+        # A .json file that is really JSON Lines.
+        if _head(path).lstrip().startswith("{") and "\n{" in _read_text(path):
+            return _read_jsonl(path)
+        raise PathrlError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    if isinstance(data, dict) and isinstance(data.get("log_history"), list):
+        return records_to_raw_log(data["log_history"], str(path))
+    if isinstance(data, list):
+        return records_to_raw_log(data, str(path))
+    raise PathrlError(
+        f"{path}: unknown JSON layout; expected a list of records or an object with log_history"
+    )
+
+
+def _read_csv(path: Path) -> RawLog:
+    text = _read_text(path)
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames:
+        raise PathrlError(f"{path}: the CSV file has no header row")
+    rows = list(reader)
+    if not rows:
+        raise PathrlError(f"{path}: the CSV file has a header but no rows")
+    notes: list[str] = []
+    header_width = len(reader.fieldnames)
+    last = rows[-1]
+    if None in last.values() or len([v for v in last.values() if v is not None]) < header_width:
+        notes.append(f"{path.name}: the last row is truncated; its missing cells were ignored")
+    # A lone "Step"/"step" column (W&B exports) is the step whatever its case.
+    records = [{k.strip(): v for k, v in row.items() if k is not None} for row in rows]
+    log = records_to_raw_log(records, str(path))
+    log.notes = notes + log.notes
+    return log
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PathrlError(
+            f"{path}: not a text file; pathrl doctor reads {SUPPORTED_FORMATS}"
+        ) from exc
+
+
+def _read_tensorboard(path: Path) -> RawLog:
+    from tensorboard.backend.event_processing.event_accumulator import (
+        SCALARS,
+        TENSORS,
+        EventAccumulator,
+    )
+
+    accumulator = EventAccumulator(str(path), size_guidance={SCALARS: 0, TENSORS: 0})
+    try:
+        accumulator.Reload()
+    except Exception as exc:  # corrupt protobufs surface as various tensorboard errors
+        raise PathrlError(f"{path}: cannot read the TensorBoard events ({exc})") from exc
+    columns: dict[str, list[tuple[float, float]]] = {}
+    tags = accumulator.Tags()
+    for tag in tags.get(SCALARS, []):
+        columns[tag] = [(float(e.step), float(e.value)) for e in accumulator.Scalars(tag)]
+    for tag in tags.get(TENSORS, []):
+        points = _scalar_tensor_points(accumulator.Tensors(tag))
+        if points and tag not in columns:
+            columns[tag] = points
+    return RawLog(str(path), columns)
+
+
+def _scalar_tensor_points(events: list[Any]) -> list[tuple[float, float]]:
+    from tensorboard.util import tensor_util
+
+    points = []
+    for event in events:
+        array = tensor_util.make_ndarray(event.tensor_proto)
+        if array.size != 1 or array.dtype.kind not in "fiub":
+            return []
+        points.append((float(event.step), float(array.reshape(()))))
+    return points
+
+
+def _flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}/"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _step_of(record: Mapping[str, Any]) -> float | None:
+    lowered = {k.lower(): v for k, v in record.items()}
+    for key in STEP_KEYS:
+        number = _as_number(lowered.get(key))
+        if number is not None and math.isfinite(number):
+            return number
+    return None
+
+
+def _as_number(value: Any) -> float | None:
+    """Numbers, booleans and numeric strings ("nan", "1e-3") count; anything else is ignored."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None
