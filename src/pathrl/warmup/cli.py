@@ -26,7 +26,7 @@ app.add_typer(lunarlander_app, name="lunarlander")
 console = Console()
 
 ALGO_HELP = "ppo, a2c, dqn, trpo, qrdqn or sac (sac uses the continuous env)."
-REWARD_HELP = "Reward preset (default = env reward, custom = seed's shaped reward, potential) or a JSON file."
+REWARD_HELP = "Reward: default (env reward), custom (seed's shaping), potential, or a .json file."
 
 
 def parse_hyperparams(pairs: list[str]) -> dict[str, Any]:

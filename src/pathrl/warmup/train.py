@@ -1,0 +1,269 @@
+"""Train one LunarLander agent, evaluate it, record a GIF: one *run* of the lab.
+
+A run lives in its own folder::
+
+    <run_dir>/model.zip          the SB3 model (saved also on Ctrl-C)
+    <run_dir>/monitor/*.csv      per-env Monitor logs (env's own episode returns)
+    <run_dir>/curve.png          learning curve
+    <run_dir>/episode.gif        one deterministic evaluation episode
+    <run_dir>/run.json           everything below, as written to report.json
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pathrl.errors import PathrlError
+from pathrl.warmup.algos import AlgoSpec, build_kwargs, get_algo
+from pathrl.warmup.rewards import RewardConfig, resolve_reward_config
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines one training run (defaults: the zoo's values, seed 0)."""
+
+    algo: str = "ppo"
+    """Algorithm name (see ``pathrl.warmup.algos.ALGOS``)."""
+    timesteps: int = 100_000
+    """Environment steps to train for, summed over all parallel envs."""
+    reward: str = "default"
+    """Reward preset (``default``, ``custom``, ``potential``) or path to a JSON RewardConfig."""
+    seed: int = 0
+    """Seed of the model, the training envs and (offset by 1000) the evaluation env."""
+    n_envs: int | None = None
+    """Parallel training envs; ``None`` uses the zoo's value for the algorithm."""
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    """Overrides of the zoo constructor kwargs, e.g. ``{"n_steps": 256}``."""
+    eval_episodes: int = 20
+    """Episodes of the deterministic evaluation (env reward)."""
+    max_episode_steps: int | None = None
+    """Cap on episode length (``None`` keeps the env's 1000); tests use a small cap."""
+    gif: bool = True
+    """Record one evaluation episode as a GIF."""
+    gif_max_steps: int = 1000
+    """Longest GIF episode, in env steps."""
+    progress: bool = True
+    """Show a Rich progress bar while training."""
+    torch_threads: int = 1
+    """``torch.set_num_threads``: 1 leaves the other core free and keeps CPU runs reproducible."""
+    device: str = "cpu"
+    """Torch device; these MLPs are faster on CPU than on a GPU."""
+
+    def validate(self) -> tuple[AlgoSpec, str, RewardConfig]:
+        spec = get_algo(self.algo)
+        if self.timesteps <= 0:
+            raise PathrlError(f"--timesteps must be positive, got {self.timesteps}")
+        if self.n_envs is not None and self.n_envs < 1:
+            raise PathrlError(f"--n-envs must be at least 1, got {self.n_envs}")
+        if self.eval_episodes < 1:
+            raise PathrlError(f"--eval-episodes must be at least 1, got {self.eval_episodes}")
+        if self.max_episode_steps is not None and self.max_episode_steps < 1:
+            raise PathrlError(f"--max-episode-steps must be positive, got {self.max_episode_steps}")
+        if self.torch_threads < 1:
+            raise PathrlError(f"--threads must be at least 1, got {self.torch_threads}")
+        reward_name, reward_config = resolve_reward_config(self.reward)
+        return spec, reward_name, reward_config
+
+    def run_name(self) -> str:
+        reward_name = Path(self.reward).stem if self.reward.endswith(".json") else self.reward
+        return f"{self.algo.lower()}-{reward_name}"
+
+
+def ensure_writable_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) or explain why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PathrlError(f"cannot create output directory {path}: {exc.strerror}") from None
+    if not path.is_dir() or not os.access(path, os.W_OK):
+        raise PathrlError(f"output directory {path} is not writable")
+    return path
+
+
+def _progress_callback(total: int, description: str) -> Any:
+    """A Rich progress bar fed by SB3 callbacks; shows the recent mean env return."""
+    import numpy as np
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class RichProgressCallback(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[score]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+            )
+            self.task_id: Any = None
+
+        def _on_training_start(self) -> None:
+            self.progress.start()
+            self.task_id = self.progress.add_task(description, total=total, score="")
+
+        def _on_step(self) -> bool:
+            buffer = self.model.ep_info_buffer
+            score = f"return {np.mean([e['r'] for e in buffer]):7.1f}" if buffer else ""
+            self.progress.update(
+                self.task_id, completed=min(self.num_timesteps, total), score=score
+            )
+            return True
+
+        def _on_training_end(self) -> None:
+            self.progress.stop()
+
+    return RichProgressCallback()
+
+
+def train_run(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
+    """Train, save, evaluate and (optionally) record one run; returns its report record.
+
+    Ctrl-C during ``learn`` saves the model trained so far and a ``run.json`` marked
+    ``interrupted`` before the KeyboardInterrupt propagates.
+    """
+    spec, reward_name, reward_config = config.validate()
+    run_dir = ensure_writable_dir(run_dir)
+
+    import torch
+    from stable_baselines3.common.utils import set_random_seed
+
+    from pathrl.warmup.envs import make_vec_env
+    from pathrl.warmup.evaluate import evaluate_model, record_gif
+    from pathrl.warmup.report import plot_learning_curves
+
+    torch.set_num_threads(config.torch_threads)
+    set_random_seed(config.seed)
+    n_envs = config.n_envs or spec.n_envs
+    monitor_dir = run_dir / "monitor"
+    monitor_dir.mkdir(exist_ok=True)
+    for stale in monitor_dir.glob("*.monitor.csv"):  # a re-run must not mix old episodes in
+        stale.unlink()
+
+    env = make_vec_env(
+        reward_config,
+        n_envs=n_envs,
+        seed=config.seed,
+        continuous=spec.continuous,
+        max_episode_steps=config.max_episode_steps,
+        monitor_dir=monitor_dir,
+    )
+    algo_class = spec.load_class()
+    try:
+        model = algo_class(
+            "MlpPolicy",
+            env,
+            seed=config.seed,
+            device=config.device,
+            verbose=0,
+            **build_kwargs(spec, config.hyperparams),
+        )
+    except TypeError as exc:  # an override the algorithm does not accept
+        env.close()
+        raise PathrlError(f"{spec.class_name}: invalid hyperparameter ({exc})") from None
+
+    record: dict[str, Any] = {
+        "name": run_dir.name,
+        "algo": spec.name,
+        "env_id": "LunarLander-v3",
+        "continuous": spec.continuous,
+        "reward_name": reward_name,
+        "reward_config": reward_config.to_dict(),
+        "timesteps": config.timesteps,
+        "seed": config.seed,
+        "n_envs": n_envs,
+        "hyperparams": {**spec.kwargs, **config.hyperparams},
+        "zoo_source": spec.zoo_source,
+        "zoo_score": spec.zoo_score,
+        "zoo_timesteps": spec.zoo_timesteps,
+        "config": asdict(config),
+        "interrupted": False,
+    }
+    model_path = run_dir / "model.zip"
+    callback = (
+        _progress_callback(config.timesteps, f"{spec.name}/{reward_name}")
+        if config.progress
+        else None
+    )
+    start = time.perf_counter()
+    try:
+        model.learn(total_timesteps=config.timesteps, callback=callback)
+    except KeyboardInterrupt:
+        record["interrupted"] = True
+        raise
+    finally:
+        record["wall_s"] = round(time.perf_counter() - start, 2)
+        record["trained_timesteps"] = int(model.num_timesteps)
+        model.save(model_path)
+        env.close()
+        record["model_path"] = str(model_path.resolve())
+        record["curve_path"] = str(
+            plot_learning_curves({record["name"]: monitor_dir}, run_dir / "curve.png").resolve()
+        )
+        write_json(run_dir / "run.json", record)
+
+    start = time.perf_counter()
+    result = evaluate_model(
+        model,
+        n_episodes=config.eval_episodes,
+        seed=config.seed + 1000,
+        continuous=spec.continuous,
+        max_episode_steps=config.max_episode_steps,
+    )
+    record.update(result.to_dict())
+    record["eval_s"] = round(time.perf_counter() - start, 2)
+    if config.gif:
+        gif_path = run_dir / "episode.gif"
+        record.update(
+            record_gif(
+                model,
+                gif_path,
+                seed=config.seed + 1000,
+                continuous=spec.continuous,
+                max_steps=config.gif_max_steps,
+            )
+        )
+        record["gif_path"] = str(gif_path.resolve())
+    else:
+        record["gif_path"] = None
+    write_json(run_dir / "run.json", record)
+    return record
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (a crash never leaves half a report)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    text = json.dumps(data, indent=2, default=_json_default, allow_nan=False)
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def clean_floats(value: Any) -> Any:
+    """NaN / inf are not JSON: map them to None recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: clean_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_floats(v) for v in value]
+    return value
