@@ -245,7 +245,7 @@ def _kl_rules(c: DoctorConfig) -> list[Rule]:
                 "lower learning_rate",
             ),
             source="seed 002 GRPO log table (kl: 0.05–0.25 safe, > 0.4 may diverge)",
-            supersedes=("kl_above_safe",),
+            supersedes=("kl_above_safe", "kl_spike"),
         ),
         Rule(
             id="kl_above_safe",
