@@ -10,6 +10,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pathrl.errors import PathrlError
 
@@ -46,7 +47,8 @@ def main() -> None:
     try:
         app()
     except PathrlError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        # One line whatever the terminal width; the message is text, never Rich markup.
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -102,13 +104,23 @@ class SQLDatabase(Database):
             raise PathrlError(f"cannot open database '{url}': {exc}") from None
         self.backend = "sqlite" if self.engine.dialect.name == "sqlite" else "postgres"
 
-    def _read_connection(self) -> sa.Connection:
-        conn = self.engine.connect()
-        if self.backend == "sqlite":
-            conn.exec_driver_sql("PRAGMA query_only = ON")
-        else:
-            conn.exec_driver_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-        return conn
+    @contextmanager
+    def _read_connection(self) -> Iterator[sa.Connection]:
+        """A connection that cannot write. SQLite: `PRAGMA query_only` (switched off again
+        before the connection goes back to the pool, so `write` still works). PostgreSQL:
+        `SET TRANSACTION READ ONLY` on the transaction the query runs in (a SET SESSION
+        CHARACTERISTICS would only apply to the *next* transaction), always rolled back."""
+        with self.engine.connect() as conn:
+            if self.backend == "sqlite":
+                conn.exec_driver_sql("PRAGMA query_only = ON")
+            else:
+                conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+                if self.backend == "sqlite":
+                    conn.exec_driver_sql("PRAGMA query_only = OFF")
 
     def render(self, hops: tuple[Hop, ...], anchor: str, flt: Filter) -> str:
         return sql_query(self.schema, hops, anchor, flt, self.engine.dialect).text
@@ -130,7 +142,6 @@ class SQLDatabase(Database):
             with self._read_connection() as conn:
                 result = conn.execute(statement, params or {})
                 rows = [dict(r._mapping) for r in result]
-                conn.rollback()
         except SQLAlchemyError as exc:
             message = str(getattr(exc, "orig", exc)).splitlines()[0]
             return ExecResult("error", elapsed_ms=(time.perf_counter() - start) * 1e3,

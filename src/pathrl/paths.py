@@ -3,8 +3,9 @@
 Every simple path along the schema's relations, up to `rules.max_hops` hops, that starts at an
 anchor-able table, ends at a target-able table and passes the business rules, is legal. Each path
 is an (anchor, via, target) triple plus the join keys of every hop. Enumeration is deterministic:
-paths are sorted by hop count, then anchor, target and via names, and ids are derived from the
-table sequence, so the same schema always yields the same ids in the same order.
+paths are sorted by hop count, then by the table sequence (anchor, via..., target), then by the
+join fields (parallel foreign keys); ids are derived from the table sequence, so the same schema
+always yields the same ids in the same order.
 """
 
 from __future__ import annotations

@@ -177,10 +177,10 @@ class Schema:
         if not isinstance(data, dict):
             raise SchemaError(f"{source}: expected a mapping at the top level")
         tables_raw = data.get("tables") or {}
-        if isinstance(tables_raw, list):  # also accept a list of {name: ...}
-            tables_raw = {t.get("name"): t for t in tables_raw}
-        tables = tuple(_table_from_dict(name, spec or {}, source)
-                       for name, spec in tables_raw.items())
+        # Also accept a list of {name: ...}; kept as pairs so validation sees duplicate names.
+        table_items = ([(t.get("name"), t) for t in tables_raw] if isinstance(tables_raw, list)
+                       else tables_raw.items())
+        tables = tuple(_table_from_dict(name, spec or {}, source) for name, spec in table_items)
         relations = tuple(_relation_from_dict(r, source) for r in data.get("relations") or [])
         rules_raw = data.get("rules") or {}
         try:
@@ -204,23 +204,48 @@ class Schema:
             raise SchemaError(f"schema file not found: {path}")
         text = path.read_text(encoding="utf-8")
         try:
-            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            data = (json.loads(text, object_pairs_hook=_unique_keys) if path.suffix == ".json"
+                    else yaml.load(text, Loader=_UniqueKeyLoader))  # a SafeLoader
+        except (ValueError, yaml.YAMLError) as exc:  # JSONDecodeError is a ValueError
             raise SchemaError(f"{path}: cannot parse: {exc}") from None
         return cls.from_dict(data, source=str(path))
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses duplicate mapping keys: PyYAML silently keeps the last
+    one, which would hide a table or field declared twice."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}'", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json `object_pairs_hook` refusing duplicate keys (json keeps the last one silently)."""
+    keys = [k for k, _ in pairs]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise ValueError(f"duplicate key(s) {', '.join(map(repr, dupes))}")
+    return dict(pairs)
 
 
 def _table_from_dict(name: Any, spec: dict[str, Any], source: str) -> Table:
     if not name or not isinstance(name, str):
         raise SchemaError(f"{source}: a table has no name")
     fields_raw = spec.get("fields") or {}
-    if isinstance(fields_raw, list):
-        fields_raw = {f if isinstance(f, str) else f["name"]: ({} if isinstance(f, str) else f)
-                      for f in fields_raw}
+    # A list of names or {name: ...} is kept as pairs so validation sees duplicate fields.
+    field_items = ([(f, {}) if isinstance(f, str) else (f["name"], f) for f in fields_raw]
+                   if isinstance(fields_raw, list) else fields_raw.items())
     fields = tuple(
         Field(fname, **({"type": fspec} if isinstance(fspec, str) else
                         {k: v for k, v in (fspec or {}).items() if k in ("type", "description")}))
-        for fname, fspec in fields_raw.items()
+        for fname, fspec in field_items
     )
     synonyms = spec.get("synonyms") or {}
     key = spec.get("key", "id")

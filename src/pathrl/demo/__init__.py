@@ -67,7 +67,7 @@ def _day(rng: random.Random, start: date, span_days: int) -> date:
 
 
 def demo_rows(seed: int = DEFAULT_SEED, scale: float = 1.0) -> Rows:
-    """Generate every table's rows deterministically from `seed` (about 2,500 rows at scale 1)."""
+    """Generate every table's rows deterministically from `seed` (1,894 rows at scale 1)."""
     rng = random.Random(seed)
 
     def n(base: int) -> int:
