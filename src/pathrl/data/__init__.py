@@ -1,1 +1,15 @@
-"""Router dataset: questions for every legal path (seed 000 §4.2)."""
+"""Router dataset: questions for every legal path (seed 000 §4.2).
+
+    from pathrl.data import DatasetConfig, build_dataset, write_dataset, load_split
+    splits = build_dataset(schema, database, DatasetConfig(seed=7))
+    write_dataset(splits, "data/demo")        # train/val/test/heldout.jsonl + manifest.json
+    examples = load_split("data/demo/train.jsonl")
+
+See docs/dataset.md for the pipeline, the JSONL fields and the demo dataset's statistics.
+"""
+
+from pathrl.data.build import DatasetConfig, DatasetSplits, build_dataset
+from pathrl.data.example import Example, load_dataset, load_split, write_dataset
+
+__all__ = ["DatasetConfig", "DatasetSplits", "Example", "build_dataset", "load_dataset",
+           "load_split", "write_dataset"]

@@ -1,0 +1,119 @@
+"""Entity filling: real anchor values (and date ranges) from the database.
+
+Every question names one anchor row by the anchor table's display field (a project name, a
+contract number, a supplier name...). The filler lists those values from the database and only
+hands out a value for which the path returns at least one row, so every example executes to a
+non-empty result; a date range is cut around one of those rows' time field.
+"""
+
+from __future__ import annotations
+
+import calendar
+import random
+from datetime import date
+
+from pathrl.data.templates import DATE_FROM, DATE_TO, ENTITY
+from pathrl.db import Database, SQLDatabase
+from pathrl.errors import PathrlError
+from pathrl.paths import LegalPath
+from pathrl.query import Filter
+from pathrl.schema import Schema
+
+_MAX_ENTITY_CHARS = 60
+_EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December")
+
+
+def distinct_values(database: Database, table: str, field: str) -> list[str]:
+    """Sorted distinct non-empty values of `table.field` (SQL backends and MongoDB)."""
+    if isinstance(database, SQLDatabase):
+        result = database.execute(f'SELECT DISTINCT "{field}" AS v FROM "{table}"')
+        if result.status == "error":
+            raise PathrlError(f"cannot list {table}.{field}: {result.error}")
+        values = [r["v"] for r in result.rows]
+    elif hasattr(database, "db"):  # MongoDatabase
+        values = list(database.db[table].distinct(field))
+    else:
+        raise PathrlError(f"cannot list entity values on a {type(database).__name__}")
+    clean = {str(v).strip() for v in values if v is not None}
+    return sorted(v for v in clean if v and "\n" not in v and len(v) <= _MAX_ENTITY_CHARS)
+
+
+class EntityFiller:
+    """Entity pools per anchor table, with the rows each (path, entity) returns (cached)."""
+
+    def __init__(self, schema: Schema, database: Database, anchors: list[str]):
+        self.schema = schema
+        self.database = database
+        self.pools: dict[str, list[str]] = {}
+        for anchor in sorted(set(anchors)):
+            table = schema.table(anchor)
+            values = distinct_values(database, anchor, table.display)
+            if not values:
+                raise PathrlError(f"anchor table '{anchor}' has no usable values in its display "
+                                  f"field '{table.display}': the database is empty or the "
+                                  "field is wrong")
+            self.pools[anchor] = values
+        self.entity_tables: dict[str, set[str]] = {}
+        for anchor, values in self.pools.items():
+            for v in values:
+                self.entity_tables.setdefault(v, set()).add(anchor)
+        self._rows: dict[tuple[str, str], list[dict]] = {}
+        self.queries = 0
+
+    def rows(self, path: LegalPath, entity: str) -> list[dict]:
+        key = (path.id, entity)
+        if key not in self._rows:
+            result = self.database.run_path(path, Filter(entity=entity))
+            self.queries += 1
+            if result.status == "error":
+                raise PathrlError(f"path {path.id} fails on the database: {result.error}")
+            self._rows[key] = result.rows
+        return self._rows[key]
+
+    def pick(self, path: LegalPath, rng: random.Random, used: dict[str, int]) -> str | None:
+        """An entity whose path returns rows, preferring the ones this path used least."""
+        pool = list(self.pools[path.anchor])
+        rng.shuffle(pool)
+        pool.sort(key=lambda v: used.get(v, 0))  # stable: random among the least used
+        for value in pool:
+            if self.rows(path, value):
+                return value
+        return None
+
+    def date_range(self, path: LegalPath, entity: str,
+                   rng: random.Random) -> tuple[date, date] | None:
+        """Whole months around one returned row's time field (so >= 1 row falls inside)."""
+        time_field = self.schema.table(path.target).time_field
+        if not time_field:
+            return None
+        days = sorted({str(r[time_field])[:10] for r in self.rows(path, entity)
+                       if r.get(time_field)})
+        if not days:
+            return None
+        pivot = date.fromisoformat(rng.choice(days))
+        start = _add_months(pivot.replace(day=1), -rng.randint(0, 3))
+        end_month = _add_months(pivot.replace(day=1), rng.randint(0, 3))
+        end = end_month.replace(day=calendar.monthrange(end_month.year, end_month.month)[1])
+        return start, end
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def render_dates(start: date, end: date, lang: str, rng: random.Random) -> tuple[str, str]:
+    """Month names ("March 2021", "2021年3月") or ISO days, as users write them."""
+    if rng.random() < 0.5:
+        return start.isoformat(), end.isoformat()
+    if lang == "zh":
+        return f"{start.year}年{start.month}月", f"{end.year}年{end.month}月"
+    return f"{_EN_MONTHS[start.month - 1]} {start.year}", f"{_EN_MONTHS[end.month - 1]} {end.year}"
+
+
+def fill(text: str, entity: str, dates: tuple[str, str] | None) -> str:
+    out = text.replace(ENTITY, entity)
+    if dates:
+        out = out.replace(DATE_FROM, dates[0]).replace(DATE_TO, dates[1])
+    return out

@@ -1,0 +1,211 @@
+"""Optional paraphrases from any OpenAI-compatible chat endpoint (vLLM, Ollama, DashScope...).
+
+Only the standard library is used (urllib): `POST {base_url}/chat/completions`. Answers are
+cached on disk (keyed by endpoint, model, prompt and temperature; the API key is never stored),
+requests are rate limited and retried with exponential backoff on timeouts, connection errors,
+HTTP 429 and 5xx, and a malformed answer (not a JSON list of strings) is asked again and then
+raised as an `LLMError` with a clear message. The builder re-checks every paraphrase (entity kept,
+language kept, reads back as exactly its path) before using it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pathrl.errors import PathrlError
+
+ENV_BASE_URL = "PATHRL_LLM_BASE_URL"
+ENV_MODEL = "PATHRL_LLM_MODEL"
+ENV_API_KEY = "PATHRL_LLM_API_KEY"
+_RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
+
+
+class LLMError(PathrlError):
+    """The endpoint could not be used: unreachable, refusing, timing out or answering nonsense."""
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """Where and how to call the endpoint. `api_key` is optional (local vLLM / Ollama)."""
+
+    base_url: str
+    model: str
+    api_key: str | None = field(default=None, repr=False)
+    timeout_s: float = 30.0
+    max_retries: int = 3
+    requests_per_minute: float = 60.0
+    temperature: float = 0.8
+    cache_dir: Path | None = None
+
+    @classmethod
+    def from_env(cls, base_url: str | None = None, model: str | None = None,
+                 api_key: str | None = None, **kwargs: Any) -> LLMSettings | None:
+        """Flags first, then PATHRL_LLM_* environment variables; None when no endpoint set."""
+        base_url = base_url or os.environ.get(ENV_BASE_URL)
+        if not base_url:
+            return None
+        model = model or os.environ.get(ENV_MODEL)
+        if not model:
+            raise LLMError(f"an LLM endpoint needs a model name (--llm-model or {ENV_MODEL})")
+        if not base_url.startswith(("http://", "https://")):
+            raise LLMError(f"LLM base URL must start with http:// or https://, got {base_url}")
+        return cls(base_url.rstrip("/"), model, api_key or os.environ.get(ENV_API_KEY),
+                   **kwargs)
+
+    def describe(self) -> str:
+        return f"{self.model} @ {self.base_url}"
+
+
+class ChatClient:
+    """Minimal OpenAI-compatible chat client with rate limiting and retries."""
+
+    def __init__(self, settings: LLMSettings, sleep: Callable[[float], None] = time.sleep):
+        self.settings = settings
+        self.sleep = sleep
+        self._last_request = 0.0
+        self.requests = 0
+
+    def _wait_for_rate_limit(self) -> None:
+        if self.settings.requests_per_minute <= 0:
+            return
+        gap = 60.0 / self.settings.requests_per_minute
+        wait = self._last_request + gap - time.monotonic()
+        if wait > 0:
+            self.sleep(wait)
+        self._last_request = time.monotonic()
+
+    def complete(self, messages: list[dict[str, str]]) -> str:
+        """The assistant message content; LLMError after `max_retries` retries."""
+        s = self.settings
+        body = json.dumps({"model": s.model, "messages": messages,
+                           "temperature": s.temperature}).encode()
+        headers = {"Content-Type": "application/json"}
+        if s.api_key:
+            headers["Authorization"] = f"Bearer {s.api_key}"
+        last_error = "no attempt"
+        for attempt in range(s.max_retries + 1):
+            if attempt:
+                self.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
+            self._wait_for_rate_limit()
+            self.requests += 1
+            request = urllib.request.Request(f"{s.base_url}/chat/completions", data=body,
+                                             headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=s.timeout_s) as response:
+                    raw = response.read()
+            except urllib.error.HTTPError as exc:
+                detail = exc.read()[:300].decode("utf-8", "replace")
+                last_error = f"HTTP {exc.code}: {detail}"
+                if exc.code in _RETRY_STATUS:
+                    continue
+                raise LLMError(f"LLM endpoint {s.describe()} refused the request "
+                               f"({last_error})") from None
+            except TimeoutError:
+                last_error = f"timed out after {s.timeout_s:g} s"
+                continue
+            except (urllib.error.URLError, ConnectionError, http.client.HTTPException) as exc:
+                reason = getattr(exc, "reason", exc)
+                if isinstance(reason, TimeoutError):
+                    last_error = f"timed out after {s.timeout_s:g} s"
+                else:
+                    last_error = f"{type(exc).__name__}: {reason}"
+                continue
+            try:
+                content = json.loads(raw)["choices"][0]["message"]["content"]
+                if not isinstance(content, str):
+                    raise TypeError("content is not a string")
+                return content
+            except (ValueError, KeyError, IndexError, TypeError) as exc:
+                last_error = (f"malformed response ({type(exc).__name__}: {exc}): "
+                              f"{raw[:200].decode('utf-8', 'replace')!r}")
+                continue
+        raise LLMError(f"LLM endpoint {s.describe()} failed after {s.max_retries + 1} "
+                       f"attempt(s): {last_error}")
+
+
+def parse_string_list(content: str) -> list[str]:
+    """A JSON array of strings, possibly inside a ```json fence; ValueError otherwise."""
+    text = _FENCE.sub("", content.strip()).strip()
+    data = json.loads(text)
+    if isinstance(data, dict):  # {"paraphrases": [...]} is a common variant
+        lists = [v for v in data.values() if isinstance(v, list)]
+        data = lists[0] if len(lists) == 1 else data
+    if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
+        raise ValueError("expected a JSON array of strings")
+    return [x.strip() for x in data if x.strip()]
+
+
+class LLMParaphraser:
+    """Paraphrases questions through a `ChatClient`, caching valid answers on disk."""
+
+    def __init__(self, settings: LLMSettings, client: ChatClient | None = None):
+        self.settings = settings
+        self.client = client or ChatClient(settings)
+        self.cache_hits = 0
+
+    def describe(self) -> str:
+        return self.settings.describe()
+
+    @staticmethod
+    def messages(question: str, lang: str, n: int, keep: list[str]) -> list[dict[str, str]]:
+        language = "Chinese (简体中文)" if lang == "zh" else "English"
+        kept = ", ".join(f'"{k}"' for k in keep)
+        return [
+            {"role": "system", "content": (
+                "You rewrite questions that business users ask a database assistant. Keep the "
+                "meaning exactly: the same thing asked for, the same business objects, the same "
+                "filters. Vary the wording the way real users do: word order, synonyms, "
+                "colloquial or terse forms.")},
+            {"role": "user", "content": (
+                f"Write {n} different paraphrases of this {language} question, in {language}. "
+                f"Copy these values exactly as written: {kept}. Mention every business object "
+                f"the question mentions (synonyms are fine). Answer with a JSON array of {n} "
+                f"strings and nothing else.\nQuestion: {question}")},
+        ]
+
+    def _cache_path(self, messages: list[dict[str, str]]) -> Path | None:
+        if self.settings.cache_dir is None:
+            return None
+        key = json.dumps({"base_url": self.settings.base_url, "model": self.settings.model,
+                          "temperature": self.settings.temperature, "messages": messages},
+                         ensure_ascii=False, sort_keys=True)
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return Path(self.settings.cache_dir) / digest[:2] / f"{digest}.json"
+
+    def paraphrase(self, question: str, lang: str, n: int, keep: list[str]) -> list[str]:
+        messages = self.messages(question, lang, n, keep)
+        cache = self._cache_path(messages)
+        if cache is not None and cache.is_file():
+            try:
+                self.cache_hits += 1
+                return parse_string_list(cache.read_text(encoding="utf-8"))
+            except ValueError:
+                cache.unlink(missing_ok=True)  # a damaged entry: ask again
+        problem = ""
+        for _ in range(self.settings.max_retries + 1):
+            content = self.client.complete(messages)
+            try:
+                answers = parse_string_list(content)
+            except ValueError as exc:
+                problem = f"{exc}; got {content[:200]!r}"
+                continue
+            if cache is not None:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cache.with_suffix(f".tmp{os.getpid()}")
+                tmp.write_text(json.dumps(answers, ensure_ascii=False), encoding="utf-8")
+                tmp.replace(cache)  # a reader never sees half an entry
+            return answers[:n]
+        raise LLMError(f"LLM endpoint {self.describe()} did not answer with a JSON list of "
+                       f"strings after {self.settings.max_retries + 1} attempt(s): {problem}")
