@@ -13,6 +13,9 @@ import typer
 app = typer.Typer(
     help="Diagnose an RL training run from its logs (worst finding first).",
     no_args_is_help=True,
+    # Mounted with add_typer, this is a click group, which by default stops parsing options at
+    # the first positional: allow `pathrl doctor RUN --json` as well as `--json RUN`.
+    context_settings={"allow_interspersed_args": True},
 )
 
 
