@@ -317,10 +317,8 @@ class Trend(Pattern):
             parts.append(f"≥ {self.min_abs_change:g} absolute")
         parts.append(f"> {self.z:g}σ of its noise")
         where = "" if self.region == "any" else f", {self.region} in the run"
-        return (
-            f"`{_name(self.signal)}` trends {self.direction} within {self.window} points "
-            f"({', '.join(parts)}{where})"
-        )
+        span = f"within {self.window} points" if self.window > 0 else "over the whole run"
+        return f"`{_name(self.signal)}` trends {self.direction} {span} ({', '.join(parts)}{where})"
 
     def check(self, values: np.ndarray) -> _TrendStats | None:
         if len(values) < self.min_points:
