@@ -36,6 +36,7 @@ from pathrl.data.templates import (
     ALL_STYLES,
     FUZZY_STYLES,
     HELDOUT_STYLES,
+    INTENT_WEIGHTS,
     PRECISE_STYLES,
     Frame,
     QuestionTemplates,
@@ -340,7 +341,7 @@ class DatasetBuilder:
             by_lang.setdefault(s.frame.lang, []).append(s)
         state = _PathState()
         out: list[Example] = []
-        for n, slot in enumerate(self.plan_slots(path, quota, rng)):
+        for slot in self.plan_slots(path, quota, rng):
             example = None
             if llm_pool and not slot.heldout and rng.random() < self.cfg.llm_share:
                 example = self._take_llm(path, slot, llm_pool, state)
@@ -365,9 +366,13 @@ class DatasetBuilder:
                     if not styles:
                         raise PathrlError(f"path {path.id}: no paraphrase style available")
                 style = rng.choices(styles, weights=[_STYLE_WEIGHTS[s] for s in styles])[0]
-                # Paraphrase the path's seeds in turn: same intent and field, new surface.
+                # Paraphrase one of the path's seeds (same intent and field, new surface);
+                # seeds are drawn by intent weight so many-field intents do not dominate.
                 lang_seeds = by_lang[slot.lang]
-                seed = lang_seeds[(n + attempts) % len(lang_seeds)]
+                per_intent = Counter(s.frame.intent for s in lang_seeds)
+                seed = rng.choices(lang_seeds, weights=[
+                    INTENT_WEIGHTS[s.frame.intent] / per_intent[s.frame.intent]
+                    for s in lang_seeds])[0]
                 made = self._attempt(path, seed.frame, style, rng, state.entities)
                 if made is None:
                     continue

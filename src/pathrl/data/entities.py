@@ -58,37 +58,58 @@ class EntityFiller:
         for anchor, values in self.pools.items():
             for v in values:
                 self.entity_tables.setdefault(v, set()).add(anchor)
-        self._rows: dict[tuple[str, str], list[dict]] = {}
+        self._reachable_cache: dict[str, dict[str, list[str]]] = {}
         self.queries = 0
 
-    def rows(self, path: LegalPath, entity: str) -> list[dict]:
-        key = (path.id, entity)
-        if key not in self._rows:
-            result = self.database.run_path(path, Filter(entity=entity))
+    def _reachable(self, path: LegalPath) -> dict[str, list[str]]:
+        """Per anchor value with rows along the path: the target's time values. On SQL one
+        query per path (anchor display + target time field along the joins); elsewhere one
+        generated query per value."""
+        if path.id in self._reachable_cache:
+            return self._reachable_cache[path.id]
+        anchor = self.schema.table(path.anchor)
+        time_field = self.schema.table(path.target).time_field
+        found: dict[str, list[str]] = {}
+        if isinstance(self.database, SQLDatabase):
+            joins = "".join(
+                f' JOIN "{h.dst_table}" t{i} ON t{i - 1}."{h.src_field}" = t{i}."{h.dst_field}"'
+                for i, h in enumerate(path.hops, start=1))
+            when = f', t{len(path.hops)}."{time_field}" AS d' if time_field else ""
+            result = self.database.execute(
+                f'SELECT DISTINCT t0."{anchor.display}" AS e{when} '
+                f'FROM "{path.anchor}" t0{joins}')
             self.queries += 1
             if result.status == "error":
                 raise PathrlError(f"path {path.id} fails on the database: {result.error}")
-            self._rows[key] = result.rows
-        return self._rows[key]
+            for row in result.rows:
+                if row["e"] is not None:
+                    days = found.setdefault(str(row["e"]).strip(), [])
+                    if time_field and row.get("d") is not None:
+                        days.append(str(row["d"])[:10])
+        else:
+            for value in self.pools[path.anchor]:
+                result = self.database.run_path(path, Filter(entity=value))
+                self.queries += 1
+                if result.status == "error":
+                    raise PathrlError(f"path {path.id} fails on the database: {result.error}")
+                if result.rows:
+                    found[value] = [str(r[time_field])[:10] for r in result.rows
+                                    if time_field and r.get(time_field) is not None]
+        self._reachable_cache[path.id] = {k: sorted(set(v)) for k, v in found.items()}
+        return self._reachable_cache[path.id]
 
     def pick(self, path: LegalPath, rng: random.Random, used: dict[str, int]) -> str | None:
         """An entity whose path returns rows, preferring the ones this path used least."""
         pool = list(self.pools[path.anchor])
         rng.shuffle(pool)
         pool.sort(key=lambda v: used.get(v, 0))  # stable: random among the least used
-        for value in pool:
-            if self.rows(path, value):
-                return value
-        return None
+        reachable = self._reachable(path)
+        return next((value for value in pool if value in reachable), None)
 
     def date_range(self, path: LegalPath, entity: str,
                    rng: random.Random) -> tuple[date, date] | None:
         """Whole months around one returned row's time field (so >= 1 row falls inside)."""
-        time_field = self.schema.table(path.target).time_field
-        if not time_field:
-            return None
-        days = sorted({str(r[time_field])[:10] for r in self.rows(path, entity)
-                       if r.get(time_field)})
+        days = self._reachable(path).get(entity)
         if not days:
             return None
         pivot = date.fromisoformat(rng.choice(days))

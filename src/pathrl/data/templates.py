@@ -91,6 +91,7 @@ _EN_TOPIC = {
     "attribute": ["For {A}, what is the {F} of {REL}?"],
     "time_range": ["For {A}, list {REL} between {D1} and {D2}."],
 }
+_EN_TOPIC_ONE = ["For {A}, show {REL}.", "Regarding {A}: which is {REL}?"]
 _EN_FIELD_HINT = {
     "attribute": ["What is the {F} for {C}?", "Show the {F} for {C}.", "{F} for {C}?"],
     "sum": ["What is the total {F} for {C}?", "Add up the {F} for {C}."],
@@ -141,6 +142,7 @@ _ZH_TOPIC = {
     "attribute": ["{A}，{REL}的{F}分别是什么？"],
     "time_range": ["{A}，{D1}到{D2}之间，{REL}有哪些？"],
 }
+_ZH_TOPIC_ONE = ["{A}，{REL}是哪个？", "关于{A}，查一下{REL}"]
 _ZH_FIELD_HINT = {
     "attribute": ["{C}的{F}是多少？", "查一下{C}的{F}", "{C}的{F}有哪些？"],
     "sum": ["{C}的{F}合计是多少？", "{C}的{F}一共多少？"],
@@ -360,7 +362,7 @@ class QuestionTemplates:
             rel = f"its {nouns[-1]}" if rel is None else f"the {nouns[-1]} of {rel}"
             if not many[-1] and intent != "list":
                 return None
-            pattern = rng.choice(_EN_TOPIC[intent] if many[-1] else _EN_TOPIC["list"][:1])
+            pattern = rng.choice(_EN_TOPIC[intent] if many[-1] else _EN_TOPIC_ONE)
             return pattern.format(A=anchor, REL=rel, F=f_text, D1=DATE_FROM, D2=DATE_TO)
 
         flavour = style if style in ("polite", "colloquial") else "plain"
@@ -422,7 +424,7 @@ class QuestionTemplates:
             rel = f"{rel}{words[-1]}" if rel == "其" else f"{rel}{rng.choice(_ZH_LINKS)}{words[-1]}"
             if not many[-1] and intent != "list":
                 return None
-            pattern = rng.choice(_ZH_TOPIC[intent] if many[-1] else _ZH_TOPIC["list"][:1])
+            pattern = rng.choice(_ZH_TOPIC[intent] if many[-1] else _ZH_TOPIC_ONE)
             return pattern.format(A=anchor, REL=rel, F=f_text, D1=DATE_FROM, D2=DATE_TO)
 
         flavour = style if style in ("polite", "colloquial") else "plain"
