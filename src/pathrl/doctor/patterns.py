@@ -14,7 +14,6 @@ the dedicated :class:`Spike` pattern, which itself wants repeated spikes.
 from __future__ import annotations
 
 import math
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -110,14 +109,20 @@ def _noise_sigma(values: np.ndarray) -> float:
 
 
 def _trailing_median(values: np.ndarray, size: int) -> np.ndarray:
-    """Median of each point and up to `size - 1` points before it."""
-    if size <= 1 or len(values) == 0:
+    """Median of each point and up to `size - 1` finite points before it (NaN if none)."""
+    n = len(values)
+    if size <= 1 or n == 0:
         return values.copy()
-    padded = np.concatenate([np.full(size - 1, np.nan), values])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, size)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN, on purpose
-        return np.nanmedian(windows, axis=1)
+    out = np.empty(n)
+    head = min(size - 1, n)
+    for i in range(head):  # the first points have a shorter history
+        window = values[: i + 1]
+        window = window[np.isfinite(window)]
+        out[i] = np.median(window) if len(window) else np.nan
+    if n >= size:
+        windows = np.lib.stride_tricks.sliding_window_view(values, size)
+        out[size - 1 :] = np.median(windows, axis=1)
+    return out
 
 
 @dataclass

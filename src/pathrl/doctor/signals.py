@@ -7,7 +7,6 @@ covers pathrl's router trainers, stable-baselines3 and TRL (GRPO / PPO / DPO) al
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -272,10 +271,10 @@ def build_run_log(
 def _to_series(
     canonical: str, raw: str, points: Sequence[tuple[float, float]], scale: float
 ) -> Series:
-    # Keep the last value when a step repeats (TensorBoard restarts, resumed runs).
-    by_step: dict[float, float] = {}
-    for step, value in points:
-        by_step[float(step)] = float(value) * scale if math.isfinite(value) else float(value)
-    steps = np.array(sorted(by_step), dtype=float)
-    values = np.array([by_step[s] for s in steps], dtype=float)
+    data = np.asarray(points, dtype=float).reshape(-1, 2)
+    # Keep the last value when a step repeats (TensorBoard restarts, resumed runs): np.unique
+    # returns the first occurrence, so search the reversed array.
+    reversed_steps = data[::-1, 0]
+    steps, first_in_reversed = np.unique(reversed_steps, return_index=True)
+    values = data[::-1, 1][first_in_reversed] * scale
     return Series(canonical, raw, steps, values)
