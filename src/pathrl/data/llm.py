@@ -71,9 +71,9 @@ class LLMSettings:
 class ChatClient:
     """Minimal OpenAI-compatible chat client with rate limiting and retries."""
 
-    def __init__(self, settings: LLMSettings, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, settings: LLMSettings, sleep: Callable[[float], None] | None = None):
         self.settings = settings
-        self.sleep = sleep
+        self.sleep = sleep or (lambda seconds: time.sleep(seconds))
         self._last_request = 0.0
         self.requests = 0
 

@@ -1,0 +1,54 @@
+"""`pathrl data build` and `pathrl data stats` through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from pathrl.cli import app
+from pathrl.errors import PathrlError
+
+runner = CliRunner()
+
+
+def test_build_then_stats_with_charts(tmp_path):
+    out = tmp_path / "ds"
+    result = runner.invoke(app, ["data", "build", "--out", str(out), "--per-path", "5",
+                                 "--seed", "11"])
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.output and "via null" in result.output
+    for name in ("train", "val", "test", "heldout"):
+        assert (out / f"{name}.jsonl").stat().st_size > 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["seed"] == 11 and manifest["schema"] == "demo_pm"
+    assert manifest["schema_fingerprint"] and manifest["stats"]["all"]["examples"] > 200
+
+    result = runner.invoke(app, ["data", "stats", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.output)
+    assert set(stats["files"]) == {"train", "val", "test", "heldout"}
+    assert stats["styles_shared_with_heldout"] == []
+    for chart in ("category", "priority", "hops", "via_null", "overview"):
+        png = out / "charts" / f"{chart}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = runner.invoke(app, ["data", "stats", str(out), "--no-charts"])
+    assert result.exit_code == 0 and "via null" in result.output
+
+    again = runner.invoke(app, ["data", "build", "--out", str(out), "--per-path", "5"])
+    assert isinstance(again.exception, PathrlError) and "--force" in str(again.exception)
+
+
+def test_build_rejects_bad_options(tmp_path):
+    result = runner.invoke(app, ["data", "build", "--out", str(tmp_path / "x"),
+                                 "--split", "0.8,0.2"])
+    assert isinstance(result.exception, PathrlError)
+    result = runner.invoke(app, ["data", "build", "--out", str(tmp_path / "x"),
+                                 "--languages", "de"])
+    assert isinstance(result.exception, PathrlError) and "languages" in str(result.exception)
+    assert not (tmp_path / "x").exists()
+
+
+def test_stats_on_missing_directory(tmp_path):
+    result = runner.invoke(app, ["data", "stats", str(tmp_path / "nope")])
+    assert isinstance(result.exception, PathrlError)
