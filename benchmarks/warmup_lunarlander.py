@@ -6,6 +6,8 @@ Parts (run one or both):
   ``--ppo-hp`` overrides) for ``--ppo-timesteps`` (default 300k) steps; reports the
   deterministic evaluation score and the training wall time on this machine.
 * ``compare``: the four-algorithm table (default PPO, A2C, DQN, TRPO) at equal timesteps.
+* ``reward``: the reward lesson: PPO on the env reward vs the seed's custom (replace) reward,
+  same seed and steps, both scored on the env reward.
 
 Usage::
 
@@ -48,7 +50,11 @@ FIGURE_KEYS = (
     "std_reward",
     "success_rate",
     "mean_fuel",
+    "mean_main_firings",
+    "mean_side_firings",
     "mean_touchdown_speed",
+    "touchdown_rate",
+    "mean_episode_length",
     "n_episodes",
     "wall_s",
     "eval_s",
@@ -61,7 +67,7 @@ def _figures(report: dict) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["ppo-target", "compare", "all"], default="all")
+    parser.add_argument("--part", choices=["ppo-target", "compare", "reward", "all"], default="all")
     parser.add_argument("--out", type=Path, default=Path("runs/bench/warmup_lunarlander"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-episodes", type=int, default=50)
@@ -71,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timesteps", type=int, default=100_000, help="compare: steps per algo")
     parser.add_argument("--algos", default=",".join(DEFAULT_COMPARE_ALGOS))
+    parser.add_argument("--rewards", default="default,custom", help="reward: configs to compare")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
@@ -103,6 +110,16 @@ def main(argv: list[str] | None = None) -> int:
         algos = [a.strip() for a in args.algos.split(",") if a.strip()]
         report = run_lab(configs_for(algos, ["default"], base), args.out / "compare", command)
         result["compare"] = _figures(report)
+    if args.part in ("reward", "all"):
+        base = TrainConfig(
+            algo="ppo",
+            timesteps=args.ppo_timesteps,
+            hyperparams=parse_hyperparams(args.ppo_hp),
+            **common,
+        )
+        rewards = [r.strip() for r in args.rewards.split(",") if r.strip()]
+        report = run_lab(configs_for(["ppo"], rewards, base), args.out / "reward", command)
+        result["reward"] = _figures(report)
     result["total_wall_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result, indent=2))
     return 0

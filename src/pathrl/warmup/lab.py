@@ -24,8 +24,6 @@ def run_lab(configs: list[TrainConfig], out_dir: Path, command: str = "") -> dic
     The report is rewritten after each run, and also when Ctrl-C stops a run (whose model is
     saved by ``train_run``), so an interrupted comparison keeps everything finished so far.
     """
-    from pathrl.warmup.report import markdown_report, plot_learning_curves
-
     for config in configs:  # fail on a bad config before hours of training
         config.validate()
     names = [c.run_name() for c in configs]
@@ -57,6 +55,8 @@ def run_lab(configs: list[TrainConfig], out_dir: Path, command: str = "") -> dic
     }
 
     def flush() -> None:
+        from pathrl.warmup.report import markdown_report, plot_learning_curves
+
         monitor_dirs = {r["name"]: out_dir / r["name"] / "monitor" for r in report["runs"]}
         if monitor_dirs:
             curves = plot_learning_curves(monitor_dirs, out_dir / "curves.png")

@@ -234,7 +234,7 @@ def train_run(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
                 gif_path,
                 seed=config.seed + 1000,
                 continuous=spec.continuous,
-                max_steps=config.gif_max_steps,
+                max_steps=min(config.gif_max_steps, config.max_episode_steps or 1000),
             )
         )
         record["gif_path"] = str(gif_path.resolve())
