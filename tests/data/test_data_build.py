@@ -167,10 +167,11 @@ def test_every_filter_executes_to_rows(demo, full):
 
 def test_same_seed_byte_identical_other_seed_differs(demo, tmp_path):
     schema, database = demo
-    cfg = DatasetConfig(seed=3, examples_per_path=6)
+    cfg = DatasetConfig(seed=3, examples_per_path=4, min_per_path=3)
     write_dataset(build_dataset(schema, database, cfg), tmp_path / "a")
     write_dataset(build_dataset(schema, database, cfg), tmp_path / "b")
-    write_dataset(build_dataset(schema, database, DatasetConfig(seed=4, examples_per_path=6)),
+    write_dataset(build_dataset(schema, database, DatasetConfig(seed=4, examples_per_path=4,
+                                                                 min_per_path=3)),
                   tmp_path / "c")
     for name in ("train.jsonl", "val.jsonl", "test.jsonl", "heldout.jsonl", "manifest.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

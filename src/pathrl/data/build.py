@@ -237,6 +237,7 @@ class DatasetBuilder:
         self.report: dict[str, Any] = {"fallback_to_precise": 0, "rejected": Counter(),
                                        "english_only_paths": [], "llm": None}
         self._seen_questions: dict[str, str] = {}  # normalised question -> path id
+        self._seeds: dict[str, list[SeedQuestion]] = {}
 
     # -- stage 1 ------------------------------------------------------------------------------
     def languages_for(self, path: LegalPath) -> list[str]:
@@ -251,6 +252,8 @@ class DatasetBuilder:
     def seed_questions(self, path: LegalPath) -> list[SeedQuestion]:
         """Stage 1: plain questions naming every table, >= 3 per language, each one checked to
         resolve to the path with an entity that returns rows."""
+        if path.id in self._seeds:
+            return self._seeds[path.id]
         rng = random.Random(f"{self.cfg.seed}:seed:{path.id}")
         seeds: list[SeedQuestion] = []
         for lang in self.languages_for(path):
@@ -264,6 +267,7 @@ class DatasetBuilder:
             if sum(s.frame.lang == lang for s in seeds) < 3:
                 raise PathrlError(f"path {path.id}: cannot write 3 unambiguous {lang} seed "
                                   "questions; give its tables distinct synonyms")
+        self._seeds[path.id] = seeds
         return seeds
 
     # -- one question -------------------------------------------------------------------------

@@ -135,6 +135,8 @@ def render_dates(start: date, end: date, lang: str, rng: random.Random) -> tuple
 
 def fill(text: str, entity: str, dates: tuple[str, str] | None) -> str:
     out = text.replace(ENTITY, entity)
+    if entity.endswith("."):  # "Delta Steel Co." ends a sentence with one full stop
+        out = out.replace(entity + ".", entity)
     if dates:
         out = out.replace(DATE_FROM, dates[0]).replace(DATE_TO, dates[1])
     return out

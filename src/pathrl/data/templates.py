@@ -144,7 +144,8 @@ _ZH_TOPIC = {
 }
 _ZH_TOPIC_ONE = ["{A}，{REL}是哪个？", "关于{A}，查一下{REL}"]
 _ZH_FIELD_HINT = {
-    "attribute": ["{C}的{F}是多少？", "查一下{C}的{F}", "{C}的{F}有哪些？"],
+    "attribute": ["{C}的{F}是什么？", "查一下{C}的{F}", "{C}的{F}有哪些？"],
+    "attribute_numeric": ["{C}的{F}是多少？", "查一下{C}的{F}", "{C}的{F}分别是多少？"],
     "sum": ["{C}的{F}合计是多少？", "{C}的{F}一共多少？"],
 }
 _ZH_INTENT_KEYWORD = {"list": "", "count": "数量", "latest": "最新", "sum": "{F}合计",
@@ -413,7 +414,9 @@ class QuestionTemplates:
                    "time_range": f"{DATE_FROM}到{DATE_TO}的{rel}？"}.get(intent, f"{rel}呢？")
             return rng.choice([f"{ENTITY}的{ask}", f"{ENTITY} {ask}"])
         if style == "field_hint":
-            pattern = rng.choice(_ZH_FIELD_HINT[intent])
+            numeric = frame.field is not None and frame.field.field.type in ("int", "float")
+            key = "attribute_numeric" if intent == "attribute" and numeric else intent
+            pattern = rng.choice(_ZH_FIELD_HINT[key])
             return pattern.format(F=f_text, C=chain)
         if style == "topic_first":
             rel = "其"
