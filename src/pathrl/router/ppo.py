@@ -1,0 +1,462 @@
+"""PPO for the Router (seed 000 §5-6): one-step episodes over the (anchor, target, via) heads.
+
+Each update: sample a batch of training questions, sample a triple from the three heads of the
+current policy (factorised policy: joint log-prob = sum of the heads' log-probs), score it with
+the layered reward, then run `n_epochs` of clipped-surrogate updates. Advantage = reward - value
+(a one-step episode has no bootstrapping: GAE reduces to this). The losses come from
+`pathrl.rl.ppo_core`, shared with the token-level trainers.
+
+Defaults are the seed's conservative "golden config" (§6.3); `PPOConfig.aggressive()` is the
+left column of that table, to reproduce the collapse (accuracy falls, KL climbs, value loss
+swings) and let `pathrl doctor` diagnose it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.distributions import Categorical
+
+from pathrl.errors import PathrlError
+from pathrl.rl.logging import RunLogger
+from pathrl.rl.ppo_core import (
+    AdaptiveKLController,
+    explained_variance,
+    kl_estimate,
+    normalize,
+    policy_loss,
+    value_loss,
+)
+from pathrl.router.model import HEADS, RouterModel
+from pathrl.router.reward import LayeredReward, RewardConfig
+from pathrl.router.types import LabelledQuestion, label_tensors
+
+
+@dataclass
+class PPOConfig:
+    """Router PPO hyperparameters. Defaults: the seed's golden (conservative) config."""
+
+    total_updates: int = 30
+    """Number of rollout + optimisation rounds."""
+    rollout_batch_size: int = 128
+    """Questions per rollout ("batch size: larger is better" — stable gradients)."""
+    minibatch_size: int = 64
+    """Questions per optimiser step."""
+    micro_batch_size: int = 32
+    """Questions per forward/backward; gradients accumulate up to `minibatch_size`."""
+    n_epochs: int = 3
+    """Passes over each rollout (seed: 10 collapses, 2-4 is stable)."""
+    learning_rate: float = 5e-6
+    """Actor learning rate (seed: 1e-6...5e-6, an order of magnitude below SFT)."""
+    critic_learning_rate: float = 2.5e-5
+    """Critic learning rate, above the actor's (seed: e.g. 5e-6 vs 1e-6): it must fit fast."""
+    cosine_decay: bool = True
+    """Cosine-decay both learning rates to 0 over `total_updates`."""
+    clip_range: float = 0.15
+    """PPO ratio clip epsilon (seed: 0.1-0.15; aggressive 0.2)."""
+    clip_range_vf: float | None = 0.2
+    """Value clipping around the rollout's values (None disables)."""
+    vf_coef: float = 0.05
+    """Weight of the value loss (seed: 0.01-0.1; 0.5 lets the critic drag the actor)."""
+    ent_coef: float = 0.001
+    """Entropy bonus (sum of the three heads' entropies)."""
+    target_kl: float | None = 0.03
+    """Circuit breaker: stop this update's epochs when approx_kl > 1.5 x target_kl."""
+    max_kl_trips: int = 4
+    """Stop training when the breaker trips on this many consecutive updates."""
+    kl_coef: float = 0.05
+    """Initial coefficient of the KL-to-reference (SFT) penalty in the loss."""
+    kl_target: float | None = 0.02
+    """Target of the adaptive KL coefficient (None keeps kl_coef fixed)."""
+    kl_horizon: int = 2_000
+    """Horizon (in questions) of the adaptive KL controller."""
+    kl_estimator: str = "k3"
+    """Estimator of KL(pi || pi_ref) on sampled actions: k1, k2 or k3."""
+    normalize_advantage: bool = True
+    max_grad_norm: float = 1.0
+    freeze_layers: int = 3
+    """Freeze the embeddings + first N backbone layers (seed: first 10 of Qwen-0.5B's 24;
+    MiniLM has 6)."""
+    critic: str = "shared"
+    """`shared` (seed's setup, value gradients reach the backbone) or `separate` (own copy)."""
+    value_head_init: str = "zero"
+    """`zero`: values start at 0 (with SFT features below: the critic starts from SFT);
+    `random`: a randomly initialised head (the seed's collapse cause)."""
+    critic_warmup_updates: int = 2
+    """First updates train only the critic, so advantages are not driven by a blank critic."""
+    eval_every: int = 5
+    """Greedy exact match on the validation split every N updates (0 = never)."""
+    checkpoint_every: int = 10
+    """Save model, optimiser, scheduler and RNG state every N updates (0 = never)."""
+    doctor: bool = True
+    """Run `pathrl doctor`'s rules live on the metrics."""
+    stop_on_critical: bool = False
+    """Stop training when the doctor raises a critical finding."""
+    exec_feedback: bool = False
+    """Add the execution-feedback reward (runs the routed query; slower)."""
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        if isinstance(self.reward, dict):
+            self.reward = RewardConfig(**self.reward)
+        problems = []
+        if not self.learning_rate > 0 or not self.critic_learning_rate > 0:
+            problems.append("learning rates must be > 0")
+        if not 0 < self.clip_range < 1:
+            problems.append(f"clip_range must be in (0, 1), got {self.clip_range}")
+        if self.vf_coef < 0 or self.ent_coef < 0 or self.kl_coef < 0:
+            problems.append("vf_coef, ent_coef and kl_coef must be >= 0")
+        if self.target_kl is not None and self.target_kl <= 0:
+            problems.append(f"target_kl must be > 0 or None, got {self.target_kl}")
+        for name in ("total_updates", "rollout_batch_size", "minibatch_size",
+                     "micro_batch_size", "n_epochs", "max_kl_trips"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.minibatch_size > self.rollout_batch_size:
+            problems.append("minibatch_size must be <= rollout_batch_size")
+        if self.kl_estimator not in ("k1", "k2", "k3"):
+            problems.append(f"kl_estimator must be k1|k2|k3, got '{self.kl_estimator}'")
+        if self.critic not in ("shared", "separate"):
+            problems.append(f"critic must be shared|separate, got '{self.critic}'")
+        if self.value_head_init not in ("zero", "random"):
+            problems.append("value_head_init must be zero|random")
+        if self.freeze_layers < 0:
+            problems.append("freeze_layers must be >= 0")
+        if problems:
+            raise PathrlError("bad PPO config: " + "; ".join(problems))
+
+    @classmethod
+    def aggressive(cls, **overrides: Any) -> PPOConfig:
+        """The seed's left column (§6.3): collapses on a pretrained backbone."""
+        values = dict(learning_rate=3e-4, critic_learning_rate=3e-4, vf_coef=0.5,
+                      clip_range=0.2, target_kl=0.1, max_kl_trips=10_000, n_epochs=10,
+                      freeze_layers=0, rollout_batch_size=32, minibatch_size=8,
+                      micro_batch_size=8, kl_coef=0.0, kl_target=None, cosine_decay=False,
+                      value_head_init="random", critic_warmup_updates=0, clip_range_vf=None)
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> PPOConfig:
+        if name == "golden":
+            return cls(**overrides)
+        if name == "aggressive":
+            return cls.aggressive(**overrides)
+        raise PathrlError(f"unknown PPO preset '{name}' (golden or aggressive)")
+
+
+def _sample(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return torch.multinomial(torch.softmax(logits, -1), 1, generator=generator).squeeze(-1)
+
+
+def _head_logps(logits: dict[str, torch.Tensor], actions: dict[str, torch.Tensor]) -> torch.Tensor:
+    return sum(torch.log_softmax(logits[h], -1).gather(1, actions[h][:, None]).squeeze(1)
+               for h in HEADS)
+
+
+class RouterPPOTrainer:
+    """PPO from an SFT router. `train()` logs every update to `<out_dir>/metrics.jsonl` (+
+    TensorBoard), checkpoints to `<out_dir>/checkpoints/`, and saves the final policy to
+    `<out_dir>/model`. Metric names: `pathrl.rl.metrics.ROUTER_PPO_METRICS`."""
+
+    def __init__(self, model: RouterModel, config: PPOConfig,
+                 train: Sequence[LabelledQuestion], val: Sequence[LabelledQuestion],
+                 out_dir: str | Path, executor: Callable | None = None):
+        if not train:
+            raise PathrlError("PPO needs training questions")
+        self.model, self.config = model, config
+        self.train_set, self.val_set = list(train), list(val)
+        self.out_dir = Path(out_dir)
+        self.reward_fn = LayeredReward(config.reward, model.vocab,
+                                       executor if config.exec_feedback else None)
+        torch.manual_seed(config.seed)
+        # The reference is the frozen SFT policy: every KL is measured against it.
+        self.ref_model = copy.deepcopy(model).eval().requires_grad_(False)
+        model.config.freeze_layers = config.freeze_layers
+        model.setup_trainable()
+        if config.critic == "separate":
+            model.make_separate_critic()
+        if config.value_head_init == "random":
+            torch.nn.init.normal_(model.value_head.weight, std=1.0)
+            torch.nn.init.normal_(model.value_head.bias, std=1.0)
+        self.optimizer = torch.optim.AdamW([
+            {"params": model.actor_parameters(), "lr": config.learning_rate},
+            {"params": model.critic_parameters(), "lr": config.critic_learning_rate},
+        ], weight_decay=0.0)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
+        self.kl_ctl = AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.labels = label_tensors(model.vocab, self.train_set)
+        self.label_triples = [ex.triple for ex in self.train_set]
+        self.label_null_rate = sum(not t[2] for t in self.label_triples) / len(self.train_set)
+        self.update = 0
+        self.kl_trips = 0
+        self.stop_reason: str | None = None
+        self.doctor = None
+        if config.doctor:
+            from pathrl.doctor import DoctorCallback
+
+            self.doctor = DoctorCallback(stop_on_critical=config.stop_on_critical)
+
+    def _lr_factor(self, update: int) -> float:
+        if not self.config.cosine_decay:
+            return 1.0
+        return 0.5 * (1.0 + math.cos(math.pi * min(update, self.config.total_updates)
+                                     / self.config.total_updates))
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.out_dir / "checkpoints"
+
+    def save_checkpoint(self) -> Path:
+        path = self.checkpoint_dir / f"update_{self.update:05d}.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "update": self.update, "kl_trips": self.kl_trips,
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "kl_ctl": self.kl_ctl.state_dict(),
+            "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "python_rng": random.getstate(), "config": asdict(self.config),
+            "doctor": self.doctor.state_dict() if hasattr(self.doctor, "state_dict") else None,
+        }
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)  # an interrupted save never leaves a corrupt "latest" checkpoint
+        return path
+
+    def latest_checkpoint(self) -> Path | None:
+        found = sorted(self.checkpoint_dir.glob("update_*.pt"))
+        return found[-1] if found else None
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        state = torch.load(path, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.kl_ctl.load_state_dict(state["kl_ctl"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        random.setstate(state["python_rng"])
+        self.update, self.kl_trips = state["update"], state["kl_trips"]
+        if state.get("doctor") and hasattr(self.doctor, "load_state_dict"):
+            self.doctor.load_state_dict(state["doctor"])
+
+    # -- one update ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def rollout(self) -> dict[str, Any]:
+        cfg, model = self.config, self.model
+        n = len(self.train_set)
+        idx = torch.randperm(n, generator=self.generator)[: min(cfg.rollout_batch_size, n)]
+        idx_list = idx.tolist()
+        questions = [self.train_set[i].question for i in idx_list]
+        model.eval()
+        logits: dict[str, list[torch.Tensor]] = {h: [] for h in HEADS}
+        ref_logits: dict[str, list[torch.Tensor]] = {h: [] for h in HEADS}
+        values = []
+        for i in range(0, len(questions), cfg.micro_batch_size):
+            enc = model.tokenize(questions[i:i + cfg.micro_batch_size])
+            out = model(enc["input_ids"], enc["attention_mask"])
+            ref = self.ref_model(enc["input_ids"], enc["attention_mask"], with_value=False)
+            for h in HEADS:
+                logits[h].append(out.logits[h])
+                ref_logits[h].append(ref.logits[h])
+            values.append(out.value)
+        cat = {h: torch.cat(logits[h]) for h in HEADS}
+        ref_cat = {h: torch.cat(ref_logits[h]) for h in HEADS}
+        actions = {h: _sample(cat[h], self.generator) for h in HEADS}
+        logp = _head_logps(cat, actions)
+        ref_logp = _head_logps(ref_cat, actions)
+        vocab = model.vocab
+        predicted = [(vocab.anchors[a], vocab.targets[t], vocab.vias[v]) for a, t, v in zip(
+            actions["anchor"].tolist(), actions["target"].tolist(), actions["via"].tolist(),
+            strict=True)]
+        labels = [self.label_triples[i] for i in idx_list]
+        rewards, components = self.reward_fn(predicted, labels, idx_list)
+        entropy = {h: Categorical(logits=cat[h]).entropy().mean().item() for h in HEADS}
+        return {"idx": idx, "questions": questions, "actions": actions, "logp": logp,
+                "ref_logp": ref_logp, "values": torch.cat(values), "rewards": rewards,
+                "components": components, "predicted": predicted, "labels": labels,
+                "entropy": entropy}
+
+    def optimise(self, batch: dict[str, Any]) -> dict[str, float]:
+        cfg, model = self.config, self.model
+        rewards, values_old = batch["rewards"], batch["values"]
+        returns = rewards
+        advantages = rewards - values_old
+        if cfg.normalize_advantage and len(advantages) > 1:
+            advantages = normalize(advantages)
+        critic_only = self.update < cfg.critic_warmup_updates
+        stats: dict[str, list[float]] = {k: [] for k in (
+            "policy_loss", "value_loss", "approx_kl", "clip_fraction", "kl_to_ref_live",
+            "grad_norm", "entropy")}
+        n = len(rewards)
+        tripped = False
+        model.eval()  # no dropout: the ratio must be 1 before the first step
+        for _epoch in range(cfg.n_epochs):
+            order = torch.randperm(n, generator=self.generator).tolist()
+            for start in range(0, n, cfg.minibatch_size):
+                mb = order[start:start + cfg.minibatch_size]
+                self.optimizer.zero_grad()
+                mb_kl = 0.0
+                for m0 in range(0, len(mb), cfg.micro_batch_size):
+                    micro = mb[m0:m0 + cfg.micro_batch_size]
+                    enc = model.tokenize([batch["questions"][i] for i in micro])
+                    out = model(enc["input_ids"], enc["attention_mask"])
+                    acts = {h: batch["actions"][h][micro] for h in HEADS}
+                    logp_new = _head_logps(out.logits, acts)
+                    pl = policy_loss(logp_new, batch["logp"][micro], advantages[micro],
+                                     cfg.clip_range)
+                    vl = value_loss(out.value, returns[micro], values_old[micro],
+                                    cfg.clip_range_vf)
+                    ent = sum(Categorical(logits=out.logits[h]).entropy() for h in HEADS).mean()
+                    kl_ref = kl_estimate(logp_new, batch["ref_logp"][micro],
+                                         cfg.kl_estimator).mean()
+                    if critic_only:
+                        loss = cfg.vf_coef * vl
+                    else:
+                        loss = (pl.loss + cfg.vf_coef * vl - cfg.ent_coef * ent
+                                + self.kl_ctl.value * kl_ref)
+                    (loss * len(micro) / len(mb)).backward()
+                    weight = len(micro) / len(mb)
+                    mb_kl += pl.approx_kl.item() * weight
+                    stats["policy_loss"].append(pl.loss.item())
+                    stats["value_loss"].append(vl.item())
+                    stats["clip_fraction"].append(pl.clip_fraction.item())
+                    stats["kl_to_ref_live"].append(kl_ref.item())
+                    stats["entropy"].append(ent.item())
+                stats["approx_kl"].append(mb_kl)
+                if cfg.target_kl is not None and mb_kl > 1.5 * cfg.target_kl:
+                    tripped = True  # seed's circuit breaker: drop this step, end the epochs
+                    self.optimizer.zero_grad()
+                    break
+                params = [p for g in self.optimizer.param_groups for p in g["params"]]
+                if critic_only:
+                    for p in model.actor_parameters():
+                        p.grad = None
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                stats["grad_norm"].append(float(grad_norm))
+                self.optimizer.step()
+            if tripped:
+                break
+        out = {k: (sum(v) / len(v) if v else float("nan")) for k, v in stats.items()}
+        out["kl_early_stop"] = float(tripped)
+        return out
+
+    def _val_exact_match(self) -> float:
+        from pathrl.router.evaluate import triple_metrics
+
+        if not self.val_set:
+            return float("nan")
+        preds = self.model.predict([ex.question for ex in self.val_set])
+        return triple_metrics(preds, [ex.triple for ex in self.val_set],
+                              self.model.vocab)["exact_match"]
+
+    # -- loop ----------------------------------------------------------------------------------
+    def train(self, resume: bool = False,
+              progress: Callable[[int, int, dict], None] | None = None) -> dict[str, Any]:
+        cfg = self.config
+        logger = RunLogger(self.out_dir, "metrics")
+        if resume:
+            latest = self.latest_checkpoint()
+            if latest is None:
+                raise PathrlError(f"--resume: no checkpoint in {self.checkpoint_dir}")
+            self.load_checkpoint(latest)
+            logger.truncate_after(self.update - 1)
+        else:
+            logger.path.unlink(missing_ok=True)
+        start = time.perf_counter()
+        greedy_em = self._val_exact_match() if cfg.eval_every and self.update == 0 else None
+        try:
+            self._loop(logger, progress, greedy_em)
+        except KeyboardInterrupt:
+            # Nothing lost on Ctrl-C: the state so far becomes the latest checkpoint.
+            self.save_checkpoint()
+            logger.close()
+            raise
+        updates_run = self._updates_run
+        logger.close()
+        wall = time.perf_counter() - start
+        self.model.save_pretrained(self.out_dir / "model")
+        return {"updates": self.update, "updates_run": updates_run, "wall_s": wall,
+                "updates_per_s": updates_run / max(wall, 1e-9),
+                "stop_reason": self.stop_reason,
+                "findings": [f.to_dict() for f in self.doctor.findings] if self.doctor else [],
+                "config": asdict(cfg)}
+
+    def _loop(self, logger: RunLogger, progress: Callable | None,
+              greedy_em: float | None) -> None:
+        cfg = self.config
+        self._updates_run = 0
+        while self.update < cfg.total_updates:
+            batch = self.rollout()
+            opt = self.optimise(batch)
+            self.scheduler.step()
+            kl_to_ref = float(kl_estimate(batch["logp"], batch["ref_logp"],
+                                          cfg.kl_estimator).mean())
+            self.kl_ctl.update(kl_to_ref, len(batch["rewards"]))
+            self.kl_trips = self.kl_trips + 1 if opt["kl_early_stop"] else 0
+            if cfg.eval_every and (self.update + 1) % cfg.eval_every == 0:
+                greedy_em = self._val_exact_match()
+            predicted, labels = batch["predicted"], batch["labels"]
+            comps = batch["components"]
+            metrics = {
+                "samples": (self.update + 1) * len(predicted),
+                "reward_mean": float(batch["rewards"].mean()),
+                "reward_std": float(batch["rewards"].std()) if len(predicted) > 1 else 0.0,
+                **{f"reward/{k}": comps[k] for k in ("anchor", "target", "via", "legal",
+                                                     "exact", "exec")},
+                "reward_raw": comps["raw"],
+                "exact_match": sum(p == t for p, t in zip(predicted, labels, strict=True))
+                / len(labels),
+                "greedy_exact_match": greedy_em,
+                "approx_kl": opt["approx_kl"],
+                "kl_to_ref": kl_to_ref,
+                "kl_coef": self.kl_ctl.value,
+                "clip_fraction": opt["clip_fraction"],
+                **{f"entropy/{h}": batch["entropy"][h] for h in HEADS},
+                "entropy": sum(batch["entropy"].values()),
+                "policy_loss": opt["policy_loss"],
+                "value_loss": opt["value_loss"],
+                "explained_variance": explained_variance(batch["values"], batch["rewards"]),
+                "grad_norm": opt["grad_norm"],
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "critic_lr": self.optimizer.param_groups[1]["lr"],
+                "via_null_rate_pred": sum(not p[2] for p in predicted) / len(predicted),
+                "via_null_rate_label": sum(not t[2] for t in labels) / len(labels),
+                "kl_early_stop": opt["kl_early_stop"],
+            }
+            logger.log(self.update, metrics)
+            self.update += 1
+            self._updates_run += 1
+            if progress:
+                progress(self.update, cfg.total_updates, metrics)
+            if cfg.checkpoint_every and self.update % cfg.checkpoint_every == 0:
+                self.save_checkpoint()
+            if self.doctor is not None:
+                # Only what was measured this update: a NaN means divergence to the doctor.
+                measured = {k: v for k, v in metrics.items()
+                            if v is not None and math.isfinite(v)}
+                self.doctor.on_update(self.update - 1, measured)
+                if self.doctor.should_stop:
+                    self.stop_reason = "doctor: critical finding " + ", ".join(
+                        f.rule for f in self.doctor.findings if f.severity == "critical")
+                    break
+            if self.kl_trips >= cfg.max_kl_trips:
+                self.stop_reason = (f"target_kl circuit breaker tripped on {self.kl_trips} "
+                                    "consecutive updates")
+                break
+
+
+def with_overrides(config: PPOConfig, **overrides: Any) -> PPOConfig:
+    """A copy of `config` with some fields replaced (validated again)."""
+    return replace(config, **overrides)
