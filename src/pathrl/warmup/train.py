@@ -190,6 +190,7 @@ def train_run(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
         "zoo_source": spec.zoo_source,
         "zoo_score": spec.zoo_score,
         "zoo_timesteps": spec.zoo_timesteps,
+        "changes_from_zoo": spec.changes_from_zoo,
         "config": asdict(config),
         "interrupted": False,
     }
