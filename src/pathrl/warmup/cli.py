@@ -88,11 +88,13 @@ def train(
     out: Path = typer.Option(Path("runs/warmup/lunarlander"), help="Output directory."),
     reward: str = typer.Option("default", help=REWARD_HELP),
     seed: int = typer.Option(0, help="Seed for model, training envs and evaluation."),
-    n_envs: int = typer.Option(None, help="Parallel envs (default: the zoo's value)."),
+    n_envs: int | None = typer.Option(None, help="Parallel envs (default: the zoo's value)."),
     hp: list[str] = typer.Option([], help="Hyperparameter override KEY=VALUE (repeatable)."),
     eval_episodes: int = typer.Option(20, help="Deterministic evaluation episodes."),
     gif: bool = typer.Option(True, help="Record one evaluation episode as a GIF."),
-    max_episode_steps: int = typer.Option(None, help="Cap episode length (default: env's 1000)."),
+    max_episode_steps: int | None = typer.Option(
+        None, help="Cap episode length (default: env's 1000)."
+    ),
     threads: int = typer.Option(1, help="torch threads."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
@@ -127,7 +129,9 @@ def compare(
     seed: int = typer.Option(0, help="Same seed for every run."),
     eval_episodes: int = typer.Option(20, help="Deterministic evaluation episodes per run."),
     gif: bool = typer.Option(True, help="Record one evaluation episode per model."),
-    max_episode_steps: int = typer.Option(None, help="Cap episode length (default: env's 1000)."),
+    max_episode_steps: int | None = typer.Option(
+        None, help="Cap episode length (default: env's 1000)."
+    ),
     threads: int = typer.Option(1, help="torch threads."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
@@ -150,8 +154,12 @@ def compare(
 @lunarlander_app.command()
 def gif(
     model: Path = typer.Argument(..., help="A model.zip written by train/compare."),
-    out: Path = typer.Option(None, help="GIF path (default: next to the model, episode.gif)."),
-    algo: str = typer.Option(None, help="Algorithm (default: read from run.json beside model)."),
+    out: Path | None = typer.Option(
+        None, help="GIF path (default: next to the model, episode.gif)."
+    ),
+    algo: str | None = typer.Option(
+        None, help="Algorithm (default: read from run.json beside model)."
+    ),
     seed: int = typer.Option(1000, help="Seed of the recorded episode."),
     max_steps: int = typer.Option(1000, help="Longest episode to record."),
     fps: int = typer.Option(25, help="GIF frames per second."),

@@ -130,11 +130,11 @@ def record_gif(
     try:
         obs, _ = env.reset(seed=seed)
         frames.append(env.render())
-        for steps in range(1, max_steps + 1):  # noqa: B007 - steps is reported after the loop
+        for step in range(1, max_steps + 1):
             action, _ = model.predict(obs, deterministic=True)
             obs, reward, terminated, truncated, _info = env.step(action)
-            episode_return += float(reward)
-            if steps % frame_skip == 0 or terminated or truncated:
+            episode_return, steps = episode_return + float(reward), step
+            if step % frame_skip == 0 or terminated or truncated:
                 frames.append(env.render())
             if terminated or truncated:
                 break

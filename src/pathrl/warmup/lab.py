@@ -24,6 +24,8 @@ def run_lab(configs: list[TrainConfig], out_dir: Path, command: str = "") -> dic
     The report is rewritten after each run, and also when Ctrl-C stops a run (whose model is
     saved by ``train_run``), so an interrupted comparison keeps everything finished so far.
     """
+    if not configs:
+        raise PathrlError("nothing to run: no algorithm / reward given")
     for config in configs:  # fail on a bad config before hours of training
         config.validate()
     names = [c.run_name() for c in configs]
