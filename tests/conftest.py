@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+import pathrl  # noqa: F401  (first: sets OMP_WAIT_POLICY before any test imports torch)
+
 
 @pytest.fixture(autouse=True, scope="session")
 def pathrl_home(tmp_path_factory: pytest.TempPathFactory):

@@ -28,12 +28,17 @@ app = typer.Typer(
 def _register() -> None:
     from pathrl.data.cli import app as data_app
     from pathrl.doctor.cli import app as doctor_app
+    from pathrl.router.cli import demo, eval_cmd, route, train_app
     from pathrl.schema_cli import db_app, query, schema_app
     from pathrl.warmup.cli import app as warmup_app
 
     app.add_typer(schema_app, name="schema")
     app.add_typer(db_app, name="db")
     app.add_typer(data_app, name="data")
+    app.add_typer(train_app, name="train")
+    app.command("route")(route)
+    app.command("eval")(eval_cmd)
+    app.command("demo")(demo)
     app.command("query")(query)
     app.add_typer(doctor_app, name="doctor")
     app.add_typer(warmup_app, name="warmup")

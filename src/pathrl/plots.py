@@ -58,3 +58,60 @@ def draw_schema(schema: Schema, out: str | Path) -> Path:
     fig.savefig(out, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return out
+
+
+def group_bars(report: dict, dimension: str, out: str | Path) -> Path:
+    """Exact match per method for each value of a dimension (hops, split, wording...)."""
+    import numpy as np
+
+    values = report.get("groups", {}).get(dimension, {})
+    methods = report["methods"]
+    labels = list(values)
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(labels) + 2), 4))
+    width = 0.8 / max(len(methods), 1)
+    x = np.arange(len(labels))
+    for i, method in enumerate(methods):
+        heights = [100 * values[v][method]["exact_match"] for v in labels]
+        bars = ax.bar(x + i * width, heights, width, label=method)
+        ax.bar_label(bars, fmt="%.0f", fontsize=7)
+    ax.set_xticks(x + width * (len(methods) - 1) / 2,
+                  [f"{v}\n(n={next(iter(values[v].values()))['n']})" for v in labels])
+    ax.set_ylabel("exact match (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(f"exact match by {dimension}")
+    ax.legend(fontsize=8, loc="lower right")
+    return _save(fig, out)
+
+
+def training_curves(log: str | Path, out: str | Path, title: str = "",
+                    keys: tuple[str, ...] | None = None) -> Path:
+    """Small multiples of a run log's main signals (metrics.jsonl or sft_metrics.jsonl)."""
+    from pathrl.rl.logging import read_jsonl
+
+    records = read_jsonl(log)
+    default = ("reward_mean", "exact_match", "greedy_exact_match", "approx_kl", "kl_to_ref",
+               "value_loss", "entropy", "clip_fraction", "train_loss", "val_exact_match",
+               "val_via_accuracy", "via_null_rate_pred")
+    keys = tuple(k for k in (keys or default)
+                 if any(r.get(k) is not None for r in records))
+    cols = 3
+    rows = max(1, -(-len(keys) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
+    for ax, key in zip(axes.flat, keys, strict=False):
+        pts = [(r["step"], r[key]) for r in records if r.get(key) is not None]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", lw=1)
+        ax.set_title(key, fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    fig.suptitle(title or Path(log).stem)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def _save(fig, out: str | Path) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return out

@@ -175,3 +175,26 @@ def bridge_skipping_hops(path: LegalPath) -> tuple[Hop, ...]:
         return path.hops
     first, last = path.hops[0], path.hops[-1]
     return (Hop(path.anchor, first.src_field, path.target, last.dst_field, last.forward),)
+
+
+def guess_hops(schema: Schema, tables: tuple[str, ...]) -> tuple[Hop, ...] | None:
+    """Joins for a table sequence that may not be a legal path, written the way an unguided
+    generator would: a real foreign key between neighbours when one exists, otherwise a guessed
+    `<table>_id` column or the key. Returns None when a table is unknown (the query cannot even
+    be written)."""
+    known = set(schema.table_names)
+    if any(t not in known for t in tables) or len(tables) < 2:
+        return None
+    hops = []
+    for src, dst in zip(tables, tables[1:], strict=False):
+        rel = next((r for r in schema.relations if {r.from_table, r.to_table} == {src, dst}),
+                   None)
+        if rel is not None:
+            forward = rel.from_table == src
+            hops.append(Hop(src, rel.from_field if forward else rel.to_field, dst,
+                            rel.to_field if forward else rel.from_field, forward))
+            continue
+        src_t, dst_t = schema.table(src), schema.table(dst)
+        guess = f"{src}_id" if f"{src}_id" in dst_t.field_names else dst_t.key
+        hops.append(Hop(src, src_t.key, dst, guess, False))
+    return tuple(hops)

@@ -1,0 +1,361 @@
+"""`pathrl train sft|ppo`, `pathrl route`, `pathrl eval` and `pathrl demo` (the main job)."""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from pathrl.errors import PathrlError
+from pathrl.schema_cli import BackendOpt, DbOpt, SchemaOpt, SeedOpt, load_schema, open_db
+
+console = Console()
+train_app = typer.Typer(help="Train a Router: SFT cold start, then PPO.", no_args_is_help=True)
+
+DataOpt = Annotated[Path, typer.Option("--data", "-d", help="Dataset directory "
+                                       "(from `pathrl data build`).")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
+
+
+@contextmanager
+def _progress(description: str, total: int):
+    """A Rich progress bar whose `advance(n, total, metrics)` callback the trainers call."""
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("{task.fields[info]}"))
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(description, total=total, info="")
+
+        def advance(done: int, total_now: int, metrics: dict[str, Any]) -> None:
+            keys = ("val_exact_match", "train_loss", "reward_mean", "exact_match",
+                    "greedy_exact_match", "approx_kl")
+            info = " ".join(f"{k}={metrics[k]:.3f}" for k in keys
+                            if isinstance(metrics.get(k), float))
+            bar.update(task, completed=done, total=total_now, info=info)
+
+        yield advance
+
+
+def _load_data(data: Path, vocab):
+    from pathrl.data import load_split
+
+    if not data.is_dir():
+        raise PathrlError(f"dataset directory not found: {data} (run `pathrl data build`)")
+    splits = {}
+    for name in ("train", "val", "test", "heldout"):
+        path = data / f"{name}.jsonl"
+        splits[name] = load_split(path, vocab) if path.exists() else []
+    if not splits["train"]:
+        raise PathrlError(f"{data}/train.jsonl is missing or empty")
+    return splits
+
+
+def _load_router(path: Path, schema):
+    from pathrl.paths import PathVocab
+    from pathrl.router.model import RouterModel
+
+    return RouterModel.from_pretrained(path, PathVocab.from_schema(schema), schema.fingerprint())
+
+
+def run_sft(schema, splits, out: Path, backbone: str, epochs: int, freeze_layers: int,
+            lora: bool, seed: int) -> tuple[Any, dict]:
+    from pathrl.paths import PathVocab
+    from pathrl.router.model import RouterConfig, RouterModel
+    from pathrl.router.sft import SFTConfig, SFTTrainer
+
+    vocab = PathVocab.from_schema(schema)
+    config = RouterConfig(backbone=backbone, freeze_layers=freeze_layers, lora=lora)
+    sft_config = SFTConfig(epochs=epochs, seed=seed)
+    import torch
+
+    torch.manual_seed(seed)
+    model = RouterModel(config, vocab, schema.fingerprint())
+    added = model.extend_vocab([ex.question for ex in splits["train"]])
+    model.setup_trainable()
+    if added:
+        console.print(f"added {added} characters the tokenizer did not know")
+    with _progress("SFT", sft_config.epochs) as advance:
+        summary = SFTTrainer(model, sft_config, splits["train"], splits["val"], out).train(
+            progress=advance)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return model, summary
+
+
+def run_ppo(schema, splits, sft_dir: Path, out: Path, preset: str, updates: int | None,
+            critic: str | None, resume: bool, exec_feedback: bool, seed: int,
+            database=None, stop_on_critical: bool = False) -> tuple[Any, dict]:
+    from pathrl.router.ppo import PPOConfig, RouterPPOTrainer
+
+    overrides: dict[str, Any] = {"seed": seed, "exec_feedback": exec_feedback,
+                                 "stop_on_critical": stop_on_critical}
+    if updates is not None:
+        overrides["total_updates"] = updates
+    if critic is not None:
+        overrides["critic"] = critic
+    config = PPOConfig.preset(preset, **overrides)
+    model = _load_router(sft_dir, schema)
+    executor = None
+    if exec_feedback:
+        if database is None:
+            raise PathrlError("--exec-feedback needs a database")
+        executor = _exec_feedback(model.vocab, database, splits["train"])
+    trainer = RouterPPOTrainer(model, config, splits["train"], splits["val"], out, executor)
+    with _progress(f"PPO ({preset})", config.total_updates) as advance:
+        summary = trainer.train(resume=resume, progress=advance)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    if summary["stop_reason"]:
+        console.print(f"[yellow]stopped early:[/] {summary['stop_reason']}")
+    for finding in summary["findings"]:
+        console.print(f"[yellow]doctor[/] {finding['severity']}: {finding['rule']} — "
+                      f"{finding['diagnosis']}")
+    return model, summary
+
+
+def _exec_feedback(vocab, database, examples):
+    """Execution feedback for the reward: run the predicted legal path with the example's
+    filter (cached: the same route and filter always give the same status)."""
+    cache: dict[tuple, str] = {}
+
+    def run(triple, index: int) -> str:
+        ex = examples[index]
+        key = (triple, ex.id)
+        if key not in cache:
+            cache[key] = database.run_path(vocab.path(*triple), ex.to_filter()).status
+        return cache[key]
+
+    return run
+
+
+@train_app.command("sft")
+def sft_cmd(data: DataOpt, out: OutOpt = Path("runs/sft"),
+            backbone: Annotated[str, typer.Option(help="minilm | smollm2 | local HF dir.")] =
+            "minilm",
+            epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 30,
+            freeze_layers: Annotated[int, typer.Option(help="Freeze the first N layers.")] = 0,
+            lora: Annotated[bool, typer.Option(help="Train LoRA adapters (peft).")] = False,
+            schema: SchemaOpt = None, seed: SeedOpt = 7) -> None:
+    """SFT cold start of a Router on a dataset; saves the best epoch to OUT/model."""
+    from pathrl.paths import PathVocab
+
+    sch = load_schema(schema)
+    splits = _load_data(data, PathVocab.from_schema(sch))
+    _model, summary = run_sft(sch, splits, out, backbone, epochs, freeze_layers, lora, seed)
+    console.print(f"best validation exact match {summary['best_val_exact_match']:.3f} at epoch "
+                  f"{summary['best_epoch']}; router saved to [bold]{out / 'model'}[/]")
+
+
+@train_app.command("ppo")
+def ppo_cmd(data: DataOpt,
+            sft: Annotated[Path, typer.Option(help="SFT router directory (OUT/model of "
+                                              "`train sft`).")],
+            out: OutOpt = Path("runs/ppo"),
+            preset: Annotated[str, typer.Option(help="golden (stable) | aggressive (the "
+                                                "seed's collapsing config).")] = "golden",
+            updates: Annotated[int | None, typer.Option(help="PPO updates.")] = None,
+            critic: Annotated[str | None, typer.Option(help="shared | separate.")] = None,
+            resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints.")] = False,
+            exec_feedback: Annotated[bool, typer.Option(
+                help="Add the execution-feedback reward (runs queries).")] = False,
+            stop_on_critical: Annotated[bool, typer.Option(
+                help="Stop when the live doctor finds a critical problem.")] = False,
+            schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = None,
+            seed: SeedOpt = 7) -> None:
+    """PPO from an SFT router (golden config by default); logs to OUT/metrics.jsonl."""
+    from pathrl.paths import PathVocab
+
+    sch = load_schema(schema)
+    database = open_db(schema, backend, db, seed)[1] if exec_feedback else None
+    splits = _load_data(data, PathVocab.from_schema(sch))
+    _model, summary = run_ppo(sch, splits, sft, out, preset, updates, critic, resume,
+                              exec_feedback, seed, database, stop_on_critical)
+    console.print(f"{summary['updates']} updates ({summary['updates_per_s']:.3f}/s); router "
+                  f"saved to [bold]{out / 'model'}[/]; diagnose with `pathrl doctor {out}`")
+
+
+def route(question: Annotated[str, typer.Argument(help="The user's question.")],
+          model: Annotated[Path, typer.Option("--model", "-m", help="Router directory.")],
+          top_k: Annotated[int, typer.Option(help="Alternatives to show.")] = 3,
+          execute: Annotated[bool, typer.Option(help="Run the routed query.")] = True,
+          schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = None,
+          seed: SeedOpt = 7, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Route a question (text -> route -> query -> rows)."""
+    from pathrl.pipeline import RoutedQA
+
+    sch = load_schema(schema)
+    router = _load_router(model, sch)
+    if not execute:
+        result = router.route(question, top_k=top_k).to_dict()
+        print(json.dumps(result, ensure_ascii=False, indent=2)) if as_json else console.print(
+            result)
+        return
+    _sch, database = open_db(schema, backend, db, seed)
+    answer = RoutedQA(router, database).ask(question)
+    if as_json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2, default=str))
+        return
+    _print_answer(answer)
+
+
+def _print_answer(answer) -> None:
+    from pathrl.paths import PathVocab
+
+    r = answer.route
+    console.print(f"[bold]Q:[/] {answer.question}")
+    console.print(f"  route: [cyan]{r.anchor}[/] -[{PathVocab.via_label(r.via)}]-> "
+                  f"[cyan]{r.target}[/]  (p={r.probability:.2f})  entity: {answer.entity!r}")
+    colour = {"ok": "green", "empty": "yellow", "error": "red"}[answer.result.status]
+    console.print(f"  query: {' '.join(answer.query.split())[:160]}")
+    console.print(f"  rows: [{colour}]{answer.result.count} ({answer.result.status})[/]")
+
+
+def compare_methods(schema, database, splits, routers: dict[str, Any], baselines: list[str],
+                    out: Path, curves: dict[str, Path] | None = None,
+                    baseline_limit: int | None = None) -> dict[str, Any]:
+    """Predict with every method on test + heldout, score, write report.json/.md + plots."""
+    from pathrl.paths import PathVocab
+    from pathrl.router.evaluate import MethodPredictions, evaluate_methods, write_report
+
+    vocab = PathVocab.from_schema(schema)
+    examples = splits["test"] + splits["heldout"]
+    split_names = ["test"] * len(splits["test"]) + ["heldout"] * len(splits["heldout"])
+    if not examples:
+        raise PathrlError("the dataset has no test or heldout examples to evaluate on")
+    questions = [ex.question for ex in examples]
+    methods = []
+    for name in baselines:
+        from pathrl.router.baselines import make_baseline
+
+        start = time.perf_counter()
+        baseline = make_baseline(name, schema, vocab)
+        with console.status(f"baseline {name} on {len(questions)} questions"):
+            predicted = baseline.predict(questions)
+        # `baseline` is the seed's: a general LLM prompted with the schema.
+        label = "baseline" if name == "llm" else name
+        methods.append(MethodPredictions(label, predicted, None, time.perf_counter() - start))
+    for name, router in routers.items():
+        start = time.perf_counter()
+        predicted = router.predict(questions, constrained=True)
+        unconstrained = router.predict(questions, constrained=False)
+        methods.append(MethodPredictions(name, predicted, unconstrained,
+                                         time.perf_counter() - start))
+    report = evaluate_methods(methods, examples, vocab, database, split_names)
+    write_report(report, out, curves)
+    return report
+
+
+def print_report(report: dict[str, Any]) -> None:
+    table = RichTable(title=f"routing on {report['n_test']} held-out questions (test + "
+                            "heldout phrasings)")
+    cols = ("exact_match", "anchor_accuracy", "target_accuracy", "via_accuracy",
+            "via_accuracy_nonnull", "illegal_rate", "exec_success", "exec_empty", "exec_error")
+    short = ("exact", "anchor", "target", "via", "via≠null", "illegal", "exec ok", "empty",
+             "error")
+    table.add_column("method")
+    for c in short:
+        table.add_column(c, justify="right")
+    for name in report["methods"]:
+        m = report[name]
+        table.add_row(name, *(f"{100 * m[c]:.1f}%" if c in m else "-" for c in cols))
+    console.print(table)
+
+
+def eval_cmd(data: DataOpt,
+             sft: Annotated[Path | None, typer.Option(help="SFT router directory.")] = None,
+             ppo: Annotated[Path | None, typer.Option(help="PPO router directory.")] = None,
+             baseline: Annotated[list[str] | None, typer.Option(
+                 help="Baselines to include: llm, lexical (repeat).")] = None,
+             out: OutOpt = Path("runs/eval"),
+             schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = None,
+             seed: SeedOpt = 7) -> None:
+    """Compare Baseline / SFT / PPO on the same test split; writes OUT/report.json + .md."""
+    from pathrl.paths import PathVocab
+
+    sch, database = open_db(schema, backend, db, seed)
+    splits = _load_data(data, PathVocab.from_schema(sch))
+    routers = {name: _load_router(path, sch) for name, path in (("sft", sft), ("ppo", ppo))
+               if path is not None}
+    report = compare_methods(sch, database, splits, routers,
+                             baseline if baseline is not None else ["llm", "lexical"], out)
+    print_report(report)
+    console.print(f"report: [bold]{out / 'report.md'}[/], {out / 'report.json'}")
+
+
+def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
+         backbone: Annotated[str, typer.Option(help="Router backbone: minilm | smollm2 | "
+                                               "local HF dir.")] = "minilm",
+         languages: Annotated[str, typer.Option(help="Question languages: en,zh.")] = "en,zh",
+         sft_epochs: Annotated[int, typer.Option(help="Maximum SFT epochs.")] = 30,
+         ppo_updates: Annotated[int, typer.Option(help="PPO updates.")] = 20,
+         llm_baseline: Annotated[bool, typer.Option(
+             help="Run the SmolLM2 prompted-LLM baseline (slowest step).")] = True) -> None:
+    """The main job: demo database -> dataset -> SFT -> PPO -> evaluation -> routed questions."""
+    from pathrl.data import DatasetConfig, build_dataset, write_dataset
+    from pathrl.db import open_database
+    from pathrl.demo import demo_schema
+    from pathrl.paths import PathVocab
+    from pathrl.pipeline import RoutedQA
+    from pathrl.query import Filter, bridge_skipping_hops
+
+    start = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    schema = demo_schema()
+    vocab = PathVocab.from_schema(schema)
+    database = open_database(schema, "sqlite", None, demo_seed=seed)
+
+    console.rule("1 · demo database and legal paths")
+    hops = [p.n_hops for p in vocab.paths]
+    console.print(f"{len(schema.tables)} tables, {len(schema.relations)} foreign keys, "
+                  f"{len(vocab.paths)} legal paths ({hops.count(1)} one-hop, {hops.count(2)} "
+                  f"two-hop, {hops.count(3)} three-hop); database {database.url}")
+    path = vocab.path("project", "contract_change_log", ("contract",))
+    project = database.execute("SELECT name FROM project ORDER BY id LIMIT 1").rows[0]["name"]
+    routed = database.run_path(path, Filter(entity=project))
+    direct = database.execute_hops(bridge_skipping_hops(path), "project", Filter(entity=project))
+    console.print(f"the seed's failure: change records of project '{project}' — direct query "
+                  f"(skips contract): [yellow]{direct.count} rows ({direct.status})[/]; routed "
+                  f"project > contract > contract_change_log: [green]{routed.count} rows[/]")
+
+    console.rule("2 · dataset")
+    cfg = DatasetConfig(seed=seed, languages=tuple(x.strip() for x in languages.split(",")))
+    with console.status("building questions for every legal path"):
+        splits = build_dataset(schema, database, cfg)
+    write_dataset(splits, out / "data")
+    console.print(", ".join(f"{k}: {len(v)}" for k, v in splits.items()) + f" → {out / 'data'}")
+
+    console.rule("3 · SFT cold start")
+    sft_model, sft_summary = run_sft(schema, splits, out / "sft", backbone, sft_epochs, 0,
+                                     False, seed)
+    console.rule("4 · PPO (golden config)")
+    ppo_model, ppo_summary = run_ppo(schema, splits, out / "sft" / "model", out / "ppo",
+                                     "golden", ppo_updates, None, False, False, seed)
+
+    console.rule("5 · evaluation: baseline vs SFT vs PPO")
+    baselines = (["llm"] if llm_baseline else []) + ["lexical"]
+    report = compare_methods(schema, database, splits, {"sft": sft_model, "ppo": ppo_model},
+                             baselines, out, curves={"sft": out / "sft" / "sft_metrics.jsonl",
+                                                     "ppo": out / "ppo" / "metrics.jsonl"})
+    report["wall_s"] = round(time.perf_counter() - start, 1)
+    report["train"] = {"sft": {k: sft_summary[k] for k in ("best_epoch", "best_val_exact_match",
+                                                          "epochs_run", "wall_s")},
+                       "ppo": {k: ppo_summary[k] for k in ("updates", "wall_s", "updates_per_s",
+                                                          "stop_reason")}}
+    (out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2,
+                                                default=str))
+    print_report(report)
+
+    console.rule("6 · routed questions, end to end (PPO router)")
+    qa = RoutedQA(ppo_model, database)
+    shown = [ex for ex in splits["test"] if ex.hops > 1][:2] + [
+        ex for ex in splits["heldout"] if ex.hops > 1][:2]
+    for ex in shown:
+        _print_answer(qa.ask(ex.question))
+    console.print(f"\ndone in {report['wall_s']:.0f} s. report: [bold]{out / 'report.md'}[/] "
+                  f"({out / 'report.json'}); routers: {out / 'sft' / 'model'}, "
+                  f"{out / 'ppo' / 'model'}; PPO log: {out / 'ppo' / 'metrics.jsonl'} "
+                  f"(try `pathrl doctor {out / 'ppo'}`)")

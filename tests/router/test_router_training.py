@@ -1,0 +1,213 @@
+"""Router model, SFT and PPO on a tiny schema, with a tiny random BERT from a local directory
+(`tiny_backbone` fixture): the mechanics, not the quality (benchmarks/ measure that)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from pathrl.errors import PathrlError
+from pathrl.paths import PathVocab
+from pathrl.router.evaluate import triple_metrics
+from pathrl.router.model import RouterConfig, RouterModel
+from pathrl.router.ppo import PPOConfig, RouterPPOTrainer
+from pathrl.router.sft import SFTConfig, SFTTrainer
+from pathrl.schema import Schema
+
+TINY = Schema.from_dict({
+    "name": "tiny",
+    "tables": {
+        "project": {"key": "id", "display": "name", "fields": {"id": "str", "name": "str"}},
+        "contract": {"key": "id", "display": "no",
+                     "fields": {"id": "str", "no": "str", "project_id": "str"}},
+        "change_log": {"key": "id", "anchor": False,
+                       "fields": {"id": "str", "contract_id": "str"}},
+    },
+    "relations": [{"from": "contract.project_id", "to": "project.id"},
+                  {"from": "change_log.contract_id", "to": "contract.id"}],
+})
+VOCAB = PathVocab.from_schema(TINY)
+
+
+@dataclass
+class Q:
+    question: str
+    anchor: str
+    target: str
+    via: tuple[str, ...] = ()
+
+    @property
+    def triple(self):
+        return (self.anchor, self.target, self.via)
+
+
+TRAIN = [
+    Q("list the contracts of project Alpha", "project", "contract"),
+    Q("contracts signed for project Beta", "project", "contract"),
+    Q("项目 伽马 的合同", "project", "contract"),
+    Q("change logs of the contracts of project Alpha", "project", "change_log", ("contract",)),
+    Q("show change records for project Beta", "project", "change_log", ("contract",)),
+    Q("项目 伽马 的变更记录", "project", "change_log", ("contract",)),
+    Q("which project does contract HT-001 belong to", "contract", "project"),
+    Q("the project of contract HT-002", "contract", "project"),
+    Q("change logs of contract HT-001", "contract", "change_log"),
+    Q("amendments recorded on contract HT-003", "contract", "change_log"),
+]
+
+
+@pytest.fixture(scope="module")
+def backbone(tiny_backbone):
+    return tiny_backbone
+
+
+def fresh_model(backbone: str, **cfg) -> RouterModel:
+    torch.manual_seed(0)
+    model = RouterModel(RouterConfig(backbone=backbone, **cfg), VOCAB, TINY.fingerprint())
+    model.extend_vocab([q.question for q in TRAIN])
+    model.setup_trainable()
+    return model
+
+
+@pytest.fixture(scope="module")
+def sft_dir(tmp_path_factory, backbone):
+    out = tmp_path_factory.mktemp("sft")
+    model = fresh_model(backbone)
+    SFTTrainer(model, SFTConfig(epochs=60, batch_size=16, patience=60, lr=1e-3, head_lr=5e-3),
+               TRAIN, TRAIN, out).train()
+    return out
+
+
+def test_sft_reaches_full_train_accuracy(sft_dir):
+    model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
+    preds = model.predict([q.question for q in TRAIN])
+    assert triple_metrics(preds, [q.triple for q in TRAIN], VOCAB)["exact_match"] == 1.0
+    log = [json.loads(line) for line in (sft_dir / "sft_metrics.jsonl").read_text().splitlines()]
+    assert log[0]["train_loss"] > log[-1]["train_loss"]
+
+
+def test_reloaded_router_keeps_added_characters(sft_dir):
+    model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
+    unk = model.tokenizer.unk_token
+    assert unk not in model.tokenizer.tokenize("项目 伽马 的合同")
+
+
+def test_constrained_decoding_never_returns_illegal_triple(backbone):
+    model = fresh_model(backbone)
+    # Push the heads toward an illegal combination: anchor contract, target project, via contract
+    with torch.no_grad():
+        for head, name in (("anchor", "contract"), ("target", "project"), ("via", ("contract",))):
+            index = {"anchor": VOCAB.anchor_index, "target": VOCAB.target_index,
+                     "via": VOCAB.via_index}[head][name]
+            model.heads[head].bias[index] += 50.0
+    questions = [q.question for q in TRAIN]
+    unconstrained = model.predict(questions, constrained=False)
+    constrained = model.predict(questions, constrained=True)
+    assert all(not VOCAB.is_legal(*t) for t in unconstrained)
+    assert all(VOCAB.is_legal(*t) for t in constrained)
+    route = model.route(questions[0], top_k=3)
+    assert VOCAB.is_legal(*route.triple) and len(route.alternatives) == 2
+    assert all(VOCAB.is_legal(*alt) for alt, _ in route.alternatives)
+
+
+def test_loading_against_another_schema_fails(sft_dir):
+    other = Schema.from_dict({**TINY.to_dict(), "rules": {"max_hops": 1}})
+    with pytest.raises(PathrlError, match="another schema"):
+        RouterModel.from_pretrained(sft_dir / "model", PathVocab.from_schema(other),
+                                    other.fingerprint())
+    with pytest.raises(PathrlError, match="not a saved router"):
+        RouterModel.from_pretrained(sft_dir, VOCAB, TINY.fingerprint())
+
+
+def test_ppo_from_sft_keeps_exact_match(sft_dir, tmp_path):
+    model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
+    cfg = PPOConfig(total_updates=3, rollout_batch_size=10, minibatch_size=10,
+                    micro_batch_size=10, eval_every=1, checkpoint_every=0, doctor=False)
+    summary = RouterPPOTrainer(model, cfg, TRAIN, TRAIN, tmp_path).train()
+    assert summary["updates"] == 3
+    preds = model.predict([q.question for q in TRAIN])
+    assert triple_metrics(preds, [q.triple for q in TRAIN], VOCAB)["exact_match"] == 1.0
+    records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [0, 1, 2]
+    for key in ("reward_mean", "approx_kl", "kl_to_ref", "clip_fraction", "value_loss",
+                "entropy/via", "via_null_rate_pred", "via_null_rate_label", "reward/exact"):
+        assert key in records[0]
+    assert (tmp_path / "model" / "router.json").exists()
+
+
+def test_ppo_resume_gives_identical_metrics(sft_dir, tmp_path):
+    cfg = PPOConfig(total_updates=4, rollout_batch_size=8, minibatch_size=4,
+                    micro_batch_size=4, eval_every=0, checkpoint_every=2, doctor=False)
+
+    def trainer(out):
+        model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
+        return RouterPPOTrainer(model, cfg, TRAIN, TRAIN, out)
+
+    trainer(tmp_path / "full").train()
+
+    def interrupt(done, total, metrics):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        trainer(tmp_path / "cut").train(progress=interrupt)
+    trainer(tmp_path / "cut").train(resume=True)
+    full = (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()
+    resumed = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
+    assert len(full) == 4
+    assert resumed == full
+
+
+def test_resume_without_checkpoint_is_a_clear_error(sft_dir, tmp_path):
+    model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
+    trainer = RouterPPOTrainer(model, PPOConfig(doctor=False), TRAIN, TRAIN, tmp_path)
+    with pytest.raises(PathrlError, match="no checkpoint"):
+        trainer.train(resume=True)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"learning_rate": -1e-6}, "learning rates"),
+    ({"clip_range": 1.0}, "clip_range"),
+    ({"n_epochs": 0}, "n_epochs"),
+    ({"critic": "both"}, "critic"),
+    ({"kl_estimator": "k9"}, "kl_estimator"),
+])
+def test_bad_ppo_config(kwargs, message):
+    with pytest.raises(PathrlError, match=message):
+        PPOConfig(**kwargs)
+
+
+def test_bad_model_and_sft_config(backbone):
+    with pytest.raises(PathrlError, match="unknown backbone"):
+        RouterModel(RouterConfig(backbone="/no/such/dir"), VOCAB, TINY.fingerprint())
+    with pytest.raises(PathrlError, match="lr"):
+        SFTConfig(lr=-1.0)
+    with pytest.raises(PathrlError, match="freeze_layers"):
+        fresh_model(backbone, freeze_layers=99)
+
+
+def test_aggressive_preset_matches_the_seed_table():
+    agg = PPOConfig.aggressive()
+    assert (agg.learning_rate, agg.vf_coef, agg.clip_range, agg.target_kl, agg.n_epochs,
+            agg.freeze_layers) == (3e-4, 0.5, 0.2, 0.1, 10, 0)
+    golden = PPOConfig()
+    assert 1e-6 <= golden.learning_rate <= 5e-6 and 0.01 <= golden.vf_coef <= 0.1
+    assert 0.1 <= golden.clip_range <= 0.15 and 0.02 <= golden.target_kl <= 0.05
+    assert 2 <= golden.n_epochs <= 4 and golden.critic_learning_rate > golden.learning_rate
+
+
+def test_separate_critic_and_freezing(sft_dir, tmp_path):
+    model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
+    cfg = PPOConfig(total_updates=1, rollout_batch_size=4, minibatch_size=4, micro_batch_size=4,
+                    critic="separate", freeze_layers=3, eval_every=0, checkpoint_every=0,
+                    doctor=False, critic_warmup_updates=0)
+    before = {n: p.detach().clone() for n, p in model.backbone.named_parameters()}
+    RouterPPOTrainer(model, cfg, TRAIN, TRAIN, tmp_path).train()
+    assert model.critic_backbone is not None
+    layer0 = [n for n in before if ".layer.0." in n]
+    top = [n for n in before if ".layer.5." in n]
+    params = dict(model.backbone.named_parameters())
+    assert all(torch.equal(before[n], params[n]) for n in layer0)  # frozen
+    assert any(not torch.equal(before[n], params[n]) for n in top)  # trained
