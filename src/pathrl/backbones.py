@@ -64,9 +64,18 @@ def resolve_backbone(name: str) -> BackboneSource:
     return BackboneSource(str(path))
 
 
+def _quiet_transformers() -> None:
+    """Our own progress bars tell the story; silence transformers' load bars and notices."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def load_tokenizer(source: BackboneSource):
     from transformers import AutoTokenizer
 
+    _quiet_transformers()
     tokenizer = AutoTokenizer.from_pretrained(source.path, **source.kwargs)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token

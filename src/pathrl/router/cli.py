@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
@@ -206,11 +207,12 @@ def _print_answer(answer) -> None:
     from pathrl.paths import PathVocab
 
     r = answer.route
-    console.print(f"[bold]Q:[/] {answer.question}")
-    console.print(f"  route: [cyan]{r.anchor}[/] -[{PathVocab.via_label(r.via)}]-> "
-                  f"[cyan]{r.target}[/]  (p={r.probability:.2f})  entity: {answer.entity!r}")
+    console.print(f"[bold]Q:[/] {escape(answer.question)}")
+    console.print(f"  route: [cyan]{r.anchor}[/] —({escape(PathVocab.via_label(r.via))})→ "
+                  f"[cyan]{r.target}[/]  (p={r.probability:.2f})  entity: "
+                  f"{escape(repr(answer.entity))}")
     colour = {"ok": "green", "empty": "yellow", "error": "red"}[answer.result.status]
-    console.print(f"  query: {' '.join(answer.query.split())[:160]}")
+    console.print(f"  query: {escape(' '.join(answer.query.split())[:160])}")
     console.print(f"  rows: [{colour}]{answer.result.count} ({answer.result.status})[/]")
 
 

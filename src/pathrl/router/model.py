@@ -102,6 +102,38 @@ class Route:
                                  for (a, t, v), p in self.alternatives]}
 
 
+class ExtendedEmbedding(nn.Module):
+    """Word embeddings = the pretrained matrix (frozen) + a small trainable matrix for the
+    tokens `extend_vocab` added. Training only the new rows costs ~0.1M parameters instead of
+    the whole vocabulary; `merged()` turns it back into one plain embedding for saving."""
+
+    def __init__(self, base: nn.Embedding, extra: nn.Embedding):
+        super().__init__()
+        self.base, self.extra = base, extra
+        self.n_base = base.num_embeddings
+
+    @classmethod
+    def split(cls, embedding: nn.Embedding, n_base: int) -> ExtendedEmbedding:
+        weight = embedding.weight.detach()
+        base = nn.Embedding.from_pretrained(weight[:n_base].clone(), freeze=True,
+                                            padding_idx=embedding.padding_idx)
+        extra = nn.Embedding.from_pretrained(weight[n_base:].clone(), freeze=False)
+        return cls(base, extra)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return torch.cat([self.base.weight, self.extra.weight])
+
+    def merged(self) -> nn.Embedding:
+        return nn.Embedding.from_pretrained(self.weight.detach().clone(), freeze=False,
+                                            padding_idx=self.base.padding_idx)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        is_new = (ids >= self.n_base).unsqueeze(-1)
+        out = self.base(ids.clamp(max=self.n_base - 1))
+        return torch.where(is_new, self.extra((ids - self.n_base).clamp(min=0)), out)
+
+
 def _transformer_layers(model: nn.Module) -> nn.ModuleList | None:
     """The stack of transformer blocks (BERT: encoder.layer, Llama/Qwen: layers)."""
     n_layers = getattr(model.config, "num_hidden_layers", None)
@@ -109,6 +141,17 @@ def _transformer_layers(model: nn.Module) -> nn.ModuleList | None:
         if isinstance(module, nn.ModuleList) and len(module) == n_layers:
             return module
     return None
+
+
+def _with_plain_embeddings(model: nn.Module) -> nn.Module:
+    """A copy of `model` whose ExtendedEmbedding is merged into one plain embedding."""
+    embeddings = model.get_input_embeddings()
+    if not isinstance(embeddings, ExtendedEmbedding):
+        return model
+    plain = copy.deepcopy(model)
+    plain.set_input_embeddings(embeddings.merged())
+    plain.config.vocab_size = embeddings.weight.shape[0]
+    return plain
 
 
 class RouterModel(nn.Module):
@@ -176,7 +219,16 @@ class RouterModel(nn.Module):
             self.backbone = get_peft_model(self.backbone, lora)
             self._lora_applied = True
         base = self.backbone.get_base_model() if self._lora_applied else self.backbone
-        base.get_input_embeddings().requires_grad_(cfg.train_embeddings)
+        embeddings = base.get_input_embeddings()
+        n_base = self.tokenizer.vocab_size  # without the added tokens
+        if cfg.train_embeddings:
+            embeddings.requires_grad_(True)
+        elif isinstance(embeddings, ExtendedEmbedding):
+            embeddings.extra.requires_grad_(True)
+        elif embeddings.num_embeddings > n_base:
+            base.set_input_embeddings(ExtendedEmbedding.split(embeddings, n_base))
+        else:
+            embeddings.requires_grad_(False)
         if cfg.freeze_layers:
             layers = _transformer_layers(base)
             if layers is None:
@@ -226,6 +278,15 @@ class RouterModel(nn.Module):
         else:
             value = self.value_head(pooled).squeeze(-1)
         return RouterOutput(logits, value)
+
+    def fresh_parameters(self) -> list[nn.Parameter]:
+        """Parameters that start from nothing (heads, added-character embeddings): they need a
+        learning rate well above the pretrained backbone's."""
+        fresh = list(self.heads.parameters())
+        for module in self.backbone.modules():
+            if isinstance(module, ExtendedEmbedding):
+                fresh.extend(module.extra.parameters())
+        return [p for p in fresh if p.requires_grad]
 
     def actor_parameters(self) -> list[nn.Parameter]:
         return [p for n, p in self.named_parameters()
@@ -288,13 +349,14 @@ class RouterModel(nn.Module):
         backbone = self.backbone
         if self._lora_applied:  # store plain weights: LoRA merged into the backbone
             backbone = copy.deepcopy(self.backbone).merge_and_unload()
+        backbone = _with_plain_embeddings(backbone)
         backbone.config.save_pretrained(directory / "backbone")
         self.tokenizer.save_pretrained(directory / "backbone")
         state = {"backbone": backbone, "heads": self.heads, "value_head": self.value_head}
         if self.critic_backbone is not None:
             critic = self.critic_backbone
-            state["critic_backbone"] = (copy.deepcopy(critic).merge_and_unload()
-                                        if self._lora_applied else critic)
+            critic = copy.deepcopy(critic).merge_and_unload() if self._lora_applied else critic
+            state["critic_backbone"] = _with_plain_embeddings(critic)
         for name, module in state.items():
             save_model(module, str(directory / f"{name}.safetensors"))
         meta = {

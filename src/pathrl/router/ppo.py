@@ -203,9 +203,13 @@ class RouterPPOTrainer:
         self.stop_reason: str | None = None
         self.doctor = None
         if config.doctor:
-            from pathrl.doctor import DoctorCallback
+            from pathrl.doctor import DoctorCallback, DoctorConfig
 
-            self.doctor = DoctorCallback(stop_on_critical=config.stop_on_critical)
+            # We log the pre-clip gradient norm; with clipping on, a steady norm above 5 is
+            # already tamed, so only its spikes (grad_norm_explosion) are worth a finding.
+            disabled = frozenset({"grad_norm_high"}) if config.max_grad_norm else frozenset()
+            self.doctor = DoctorCallback(DoctorConfig(disabled=disabled),
+                                         stop_on_critical=config.stop_on_critical)
 
     def _lr_factor(self, update: int) -> float:
         if not self.config.cosine_decay:

@@ -34,7 +34,8 @@ class SFTConfig:
     lr: float = 1e-4
     """Learning rate of the backbone (or LoRA adapters)."""
     head_lr: float = 2e-3
-    """Learning rate of the freshly initialised heads (they start from zero knowledge)."""
+    """Learning rate of what starts from nothing: the heads and the embeddings of characters
+    added by `extend_vocab`."""
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     """Fraction of steps of linear warm-up before the cosine decay."""
@@ -83,11 +84,11 @@ class SFTTrainer:
         cfg, model = self.config, self.model
         torch.manual_seed(cfg.seed)
         generator = torch.Generator().manual_seed(cfg.seed)
-        head_params = [p for p in model.heads.parameters() if p.requires_grad]
-        head_ids = {id(p) for p in head_params}
-        body = [p for p in model.actor_parameters() if id(p) not in head_ids]
+        fresh = model.fresh_parameters()
+        fresh_ids = {id(p) for p in fresh}
+        body = [p for p in model.actor_parameters() if id(p) not in fresh_ids]
         optimizer = torch.optim.AdamW(
-            [{"params": body, "lr": cfg.lr}, {"params": head_params, "lr": cfg.head_lr}],
+            [{"params": body, "lr": cfg.lr}, {"params": fresh, "lr": cfg.head_lr}],
             weight_decay=cfg.weight_decay)
         steps_per_epoch = math.ceil(len(self.train_set) / cfg.batch_size)
         total = steps_per_epoch * cfg.epochs
