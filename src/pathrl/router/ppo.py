@@ -52,7 +52,7 @@ class PPOConfig:
     """Questions per optimiser step."""
     micro_batch_size: int = 32
     """Questions per forward/backward; gradients accumulate up to `minibatch_size`."""
-    n_epochs: int = 3
+    n_epochs: int = 2
     """Passes over each rollout (seed: 10 collapses, 2-4 is stable)."""
     learning_rate: float = 5e-6
     """Actor learning rate (seed: 1e-6...5e-6, an order of magnitude below SFT)."""
