@@ -87,21 +87,22 @@ def load_encoder(source: BackboneSource):
     """The bare transformer (no LM head), for pooled features."""
     from transformers import AutoModel
 
-    try:
-        model = AutoModel.from_pretrained(source.path, **source.kwargs)
-    except (OSError, ValueError) as exc:
-        raise PathrlError(f"cannot load backbone from {source.path}: {exc}") from None
-    _drop_quantizer(model)
-    return model
+    return _load(AutoModel, source, "backbone")
 
 
 def load_causal_lm(source: BackboneSource):
+    """The model with its LM head, for generation (the prompted-LLM baseline)."""
     from transformers import AutoModelForCausalLM
 
+    return _load(AutoModelForCausalLM, source, "language model")
+
+
+def _load(auto_class: Any, source: BackboneSource, what: str):
+    _quiet_transformers()
     try:
-        model = AutoModelForCausalLM.from_pretrained(source.path, **source.kwargs)
+        model = auto_class.from_pretrained(source.path, **source.kwargs)
     except (OSError, ValueError) as exc:
-        raise PathrlError(f"cannot load language model from {source.path}: {exc}") from None
+        raise PathrlError(f"cannot load {what} from {source.path}: {exc}") from None
     _drop_quantizer(model)
     return model
 
