@@ -32,7 +32,8 @@ ROUTER_PPO_METRICS: dict[str, str] = {
     "explained_variance": "1 - Var(return - value) / Var(return).",
     "grad_norm": "Global gradient norm before clipping.",
     "lr": "Actor learning rate.",
-    "critic_lr": "Critic learning rate.",
+    "critic_lr": "Learning rate of the value head (a separate critic backbone uses "
+                 "critic_learning_rate).",
     "via_null_rate_pred": "Fraction of sampled routes whose via is empty.",
     "via_null_rate_label": "Fraction of labels whose via is empty.",
     "kl_early_stop": "1 when the target_kl circuit breaker stopped this update's epochs.",

@@ -58,6 +58,9 @@ class PPOConfig:
     """Actor learning rate (seed: 1e-6...5e-6, an order of magnitude below SFT)."""
     critic_learning_rate: float = 2.5e-5
     """Critic learning rate, above the actor's (seed: e.g. 5e-6 vs 1e-6): it must fit fast."""
+    value_head_learning_rate: float = 1e-3
+    """The value head itself starts from zero (only the features below it come from SFT):
+    under Adam a backbone-sized rate would leave it near zero for the whole run."""
     cosine_decay: bool = True
     """Cosine-decay both learning rates to 0 over `total_updates`."""
     clip_range: float = 0.15
@@ -109,7 +112,8 @@ class PPOConfig:
         if isinstance(self.reward, dict):
             self.reward = RewardConfig(**self.reward)
         problems = []
-        if not self.learning_rate > 0 or not self.critic_learning_rate > 0:
+        if min(self.learning_rate, self.critic_learning_rate,
+               self.value_head_learning_rate) <= 0:
             problems.append("learning rates must be > 0")
         if not 0 < self.clip_range < 1:
             problems.append(f"clip_range must be in (0, 1), got {self.clip_range}")
@@ -137,7 +141,8 @@ class PPOConfig:
     @classmethod
     def aggressive(cls, **overrides: Any) -> PPOConfig:
         """The seed's left column (§6.3): collapses on a pretrained backbone."""
-        values = dict(learning_rate=3e-4, critic_learning_rate=3e-4, vf_coef=0.5,
+        values = dict(learning_rate=3e-4, critic_learning_rate=3e-4,
+                      value_head_learning_rate=3e-4, vf_coef=0.5,
                       clip_range=0.2, target_kl=0.1, max_kl_trips=10_000, n_epochs=10,
                       freeze_layers=0, rollout_batch_size=32, minibatch_size=8,
                       micro_batch_size=8, kl_coef=0.0, kl_target=None, cosine_decay=False,
@@ -188,9 +193,13 @@ class RouterPPOTrainer:
         if config.value_head_init == "random":
             torch.nn.init.normal_(model.value_head.weight, std=1.0)
             torch.nn.init.normal_(model.value_head.bias, std=1.0)
+        value_head = list(model.value_head.parameters())
+        value_ids = {id(p) for p in value_head}
         self.optimizer = torch.optim.AdamW([
             {"params": model.actor_parameters(), "lr": config.learning_rate},
-            {"params": model.critic_parameters(), "lr": config.critic_learning_rate},
+            {"params": [p for p in model.critic_parameters() if id(p) not in value_ids],
+             "lr": config.critic_learning_rate},
+            {"params": value_head, "lr": config.value_head_learning_rate},
         ], weight_decay=0.0)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.kl_ctl = AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
@@ -434,7 +443,7 @@ class RouterPPOTrainer:
                 "explained_variance": explained_variance(batch["values"], batch["rewards"]),
                 "grad_norm": opt["grad_norm"],
                 "lr": self.optimizer.param_groups[0]["lr"],
-                "critic_lr": self.optimizer.param_groups[1]["lr"],
+                "critic_lr": self.optimizer.param_groups[2]["lr"],
                 "via_null_rate_pred": sum(not p[2] for p in predicted) / len(predicted),
                 "via_null_rate_label": sum(not t[2] for t in labels) / len(labels),
                 "kl_early_stop": opt["kl_early_stop"],
