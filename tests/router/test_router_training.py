@@ -211,3 +211,15 @@ def test_separate_critic_and_freezing(sft_dir, tmp_path):
     params = dict(model.backbone.named_parameters())
     assert all(torch.equal(before[n], params[n]) for n in layer0)  # frozen
     assert any(not torch.equal(before[n], params[n]) for n in top)  # trained
+
+
+def test_lora_trains_few_parameters_and_saves_merged(backbone, tmp_path):
+    model = fresh_model(backbone, lora=True)
+    trainable = sum(p.numel() for p in model.backbone.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.backbone.parameters())
+    assert 0 < trainable < 0.2 * total  # adapters (+ added-character rows), not the backbone
+    SFTTrainer(model, SFTConfig(epochs=2, batch_size=16, patience=5), TRAIN, TRAIN,
+               tmp_path).train()
+    reloaded = RouterModel.from_pretrained(tmp_path / "model", VOCAB, TINY.fingerprint())
+    questions = [q.question for q in TRAIN]
+    assert reloaded.predict(questions) == model.predict(questions)  # LoRA merged on save
