@@ -115,3 +115,13 @@ def test_pipeline_question_to_rows(database):
     assert answer.to_dict()["route"]["path"] == "project>contract>contract_change_log"
     unknown = qa.ask("Show change records of project Atlantis")
     assert unknown.entity is None  # no known value: runs unfiltered, and says so
+
+
+def test_route_that_cannot_take_the_filter_counts_as_error(database):
+    """A wrong target without a time field cannot take the example's date range: that is an
+    execution error for the method, not a crash of the evaluation."""
+    ex = Ex(("project", "contract", ()), 1,
+            filter={"entity": PROJECT, "date_from": "2019-01-01", "date_to": "2030-12-31"})
+    wrong = ("project", "supplier", ("contract",))  # supplier has no time field
+    report = evaluate_methods([MethodPredictions("m", [wrong])], [ex], VOCAB, database)
+    assert report["m"]["exec_error"] == 1.0

@@ -127,7 +127,10 @@ def _exec_feedback(vocab, database, examples):
         ex = examples[index]
         key = (triple, ex.id)
         if key not in cache:
-            cache[key] = database.run_path(vocab.path(*triple), ex.to_filter()).status
+            try:
+                cache[key] = database.run_path(vocab.path(*triple), ex.to_filter()).status
+            except PathrlError:  # the filter cannot apply to this route (no time field)
+                cache[key] = "error"
         return cache[key]
 
     return run

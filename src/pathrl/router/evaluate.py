@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pathrl.errors import PathrlError
 from pathrl.paths import PathVocab, Triple
 
 REPORT_METRICS = ("exact_match", "anchor_accuracy", "target_accuracy", "via_accuracy",
@@ -116,7 +117,10 @@ def evaluate_methods(methods: Sequence[MethodPredictions], examples: Sequence[An
                         hops = vocab.path(anchor, target, via).hops
                     else:
                         hops = guess_hops(executor.schema, (anchor, *via, target))
-                    res = executor.execute_hops(hops, anchor, flt) if hops else None
+                    try:
+                        res = executor.execute_hops(hops, anchor, flt) if hops else None
+                    except PathrlError:  # e.g. a date range on a table without dates
+                        res = None
                     if res is None:
                         cache[key] = ("error", frozenset())
                     else:
