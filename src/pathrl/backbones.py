@@ -99,18 +99,10 @@ def load_causal_lm(source: BackboneSource):
 
 def _load(auto_class: Any, source: BackboneSource, what: str):
     _quiet_transformers()
-    # The GGUF loader draws its own tqdm bar (not transformers' logging): mute it too.
-    previous = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"
     try:
         model = auto_class.from_pretrained(source.path, **source.kwargs)
     except (OSError, ValueError) as exc:
         raise PathrlError(f"cannot load {what} from {source.path}: {exc}") from None
-    finally:
-        if previous is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = previous
     _drop_quantizer(model)
     return model
 
