@@ -78,9 +78,6 @@ class Database:
     def execute_hops(self, hops: tuple[Hop, ...], anchor: str, flt: Filter) -> ExecResult:
         raise NotImplementedError
 
-    def render(self, hops: tuple[Hop, ...], anchor: str, flt: Filter) -> str:
-        raise NotImplementedError
-
     def write(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         raise NotImplementedError
 
@@ -121,9 +118,6 @@ class SQLDatabase(Database):
                 conn.rollback()
                 if self.backend == "sqlite":
                     conn.exec_driver_sql("PRAGMA query_only = OFF")
-
-    def render(self, hops: tuple[Hop, ...], anchor: str, flt: Filter) -> str:
-        return sql_query(self.schema, hops, anchor, flt, self.engine.dialect).text
 
     def execute_hops(self, hops: tuple[Hop, ...], anchor: str, flt: Filter) -> ExecResult:
         return self.execute(sql_query(self.schema, hops, anchor, flt, self.engine.dialect))
@@ -219,9 +213,6 @@ class MongoDatabase(Database):
                               "Start a server or use --db mongomock:// for an in-process "
                               "stand-in.") from None
         return cls(schema, client.get_default_database(database))
-
-    def render(self, hops: tuple[Hop, ...], anchor: str, flt: Filter) -> str:
-        return mongo_query(self.schema, hops, anchor, flt).text
 
     def execute_hops(self, hops: tuple[Hop, ...], anchor: str, flt: Filter) -> ExecResult:
         return self.execute(mongo_query(self.schema, hops, anchor, flt))

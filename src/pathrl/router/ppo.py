@@ -18,17 +18,17 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.distributions import Categorical
 
 from pathrl.errors import PathrlError
 from pathrl.rl.logging import RunLogger
 from pathrl.rl.ppo_core import (
     AdaptiveKLController,
+    entropy_from_logits,
     explained_variance,
     kl_estimate,
     normalize,
@@ -295,7 +295,7 @@ class RouterPPOTrainer:
             strict=True)]
         labels = [self.label_triples[i] for i in idx_list]
         rewards, components = self.reward_fn(predicted, labels, idx_list)
-        entropy = {h: Categorical(logits=cat[h]).entropy().mean().item() for h in HEADS}
+        entropy = {h: entropy_from_logits(cat[h]).mean().item() for h in HEADS}
         return {"idx": idx, "questions": questions, "actions": actions, "logp": logp,
                 "ref_logp": ref_logp, "values": torch.cat(values), "rewards": rewards,
                 "components": components, "predicted": predicted, "labels": labels,
@@ -331,7 +331,7 @@ class RouterPPOTrainer:
                                      cfg.clip_range)
                     vl = value_loss(out.value, returns[micro], values_old[micro],
                                     cfg.clip_range_vf)
-                    ent = sum(Categorical(logits=out.logits[h]).entropy() for h in HEADS).mean()
+                    ent = sum(entropy_from_logits(out.logits[h]) for h in HEADS).mean()
                     kl_ref = kl_estimate(logp_new, batch["ref_logp"][micro],
                                          cfg.kl_estimator).mean()
                     if critic_only:
@@ -468,8 +468,3 @@ class RouterPPOTrainer:
                 self.stop_reason = (f"target_kl circuit breaker tripped on {self.kl_trips} "
                                     "consecutive updates")
                 break
-
-
-def with_overrides(config: PPOConfig, **overrides: Any) -> PPOConfig:
-    """A copy of `config` with some fields replaced (validated again)."""
-    return replace(config, **overrides)
