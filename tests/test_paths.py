@@ -14,12 +14,14 @@ import pytest
 from pathrl.demo import demo_schema
 from pathrl.errors import PathrlError
 from pathrl.paths import Hop, PathVocab, enumerate_paths
-from pathrl.schema import Schema
+from pathrl.schema import Schema, SchemaError
 
 
 def make_schema(relations: list[str], tables: dict[str, dict[str, Any]] | None = None,
                 **rules: Any) -> Schema:
-    """A small schema from 'a.f->b.g' strings; every table gets `id` plus the FK fields used."""
+    """A small schema from 'a.f->b.g' strings; every table gets `id` plus the FK fields used.
+    Single-table routes are off unless asked for, so the join enumeration is seen alone."""
+    rules.setdefault("single_table", False)
     fields: dict[str, set[str]] = {}
     for t in tables or {}:
         fields.setdefault(t, {"id"})
@@ -153,11 +155,31 @@ def demo_paths():
     return enumerate_paths(demo_schema())
 
 
-def test_demo_has_44_paths_by_hop_count(demo_paths):
-    assert len(demo_paths) == 44
-    assert Counter(p.n_hops for p in demo_paths) == {1: 11, 2: 17, 3: 16}
-    assert len({p.id for p in demo_paths}) == 44
+def test_demo_has_55_paths_by_hop_count(demo_paths):
+    assert len(demo_paths) == 55
+    assert Counter(p.n_hops for p in demo_paths) == {0: 11, 1: 11, 2: 17, 3: 16}
+    assert len({p.id for p in demo_paths}) == 55
     assert [p.n_hops for p in demo_paths] == sorted(p.n_hops for p in demo_paths)
+
+
+def test_single_table_routes_are_legal_for_every_target_table():
+    schema = make_schema(CHAIN, tables={"c": {"target": False}}, single_table=True)
+    paths = enumerate_paths(schema)
+    singles = [p for p in paths if p.is_single_table]
+    assert [(p.id, p.anchor, p.via, p.target, p.n_hops) for p in singles] == [
+        ("a", "a", (), "a", 0), ("b", "b", (), "b", 0)]  # c is not a target
+    assert singles[0].tables == ("a",) and paths[:2] == singles  # zero hops sort first
+    vocab = PathVocab(paths)
+    assert vocab.is_legal("a", "a", []) and not vocab.is_legal("c", "c", [])
+    assert vocab.path("b", "b").is_single_table
+    assert vocab.shortest("a", "a").id == "a"
+    off = make_schema(CHAIN)  # the rule turns them off
+    assert not any(p.is_single_table for p in enumerate_paths(off))
+
+
+def test_single_table_rule_must_be_a_boolean():
+    with pytest.raises(SchemaError, match="rules.single_table must be true or false"):
+        make_schema(CHAIN, single_table="no")
 
 
 def test_demo_rules_are_applied(demo_paths):
@@ -165,9 +187,10 @@ def test_demo_rules_are_applied(demo_paths):
     assert ("project_member", "employee") not in steps  # deny_hops
     assert ("inspection", "employee") not in steps
     assert ("employee", "project_member") in steps  # the reverse direction is not denied
-    anchors = {p.anchor for p in demo_paths}
+    anchors = {p.anchor for p in demo_paths if not p.is_single_table}
     assert anchors == {"contract", "employee", "project", "supplier"}
     assert "project_member" not in {p.target for p in demo_paths}
+    assert "project_member" not in {p.anchor for p in demo_paths}  # not a target either
     assert all(p.n_hops <= 3 for p in demo_paths)
 
 
@@ -187,9 +210,10 @@ def test_demo_hops_carry_join_keys(demo_paths):
 def test_vocab(demo_paths):
     vocab = PathVocab(demo_paths)
     assert vocab.vias[0] == () and PathVocab.via_label(()) == "none"
-    assert vocab.anchors == ["contract", "employee", "project", "supplier"]
-    assert len(vocab.triples) == 44  # no parallel FKs in the demo
-    assert len(vocab.triple_indices) == 44
+    # Single-table routes make every target table an anchor too.
+    assert vocab.anchors == sorted(p.anchor for p in demo_paths if p.is_single_table)
+    assert len(vocab.triples) == 55  # no parallel FKs in the demo
+    assert len(vocab.triple_indices) == 55
     for (a, t, v), (ai, ti, vi) in zip(vocab.triples, vocab.triple_indices, strict=True):
         assert (vocab.anchors[ai], vocab.targets[ti], vocab.vias[vi]) == (a, t, v)
     assert vocab.is_legal("project", "contract_change_log", ["contract"])

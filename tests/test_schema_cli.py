@@ -47,26 +47,28 @@ def project_name(rows) -> str:
 
 def test_paths_json():
     paths = ok_json("schema", "paths", "--json")
-    assert isinstance(paths, list) and len(paths) == 44
+    assert isinstance(paths, list) and len(paths) == 55
     for p in paths:
         assert {"anchor", "via", "target"} <= set(p)
         assert isinstance(p["via"], list)
-        assert p["id"] == ">".join([p["anchor"], *p["via"], p["target"]])
-    assert Counter(p["hops"] for p in paths) == {1: 11, 2: 17, 3: 16}
-    assert len(ok_json("schema", "paths", "--json", "--max-hops", "1")) == 11
+        tables = [p["anchor"]] if p["hops"] == 0 else [p["anchor"], *p["via"], p["target"]]
+        assert p["id"] == ">".join(tables)
+        assert p["hops"] > 0 or (p["anchor"] == p["target"] and not p["via"] and not p["joins"])
+    assert Counter(p["hops"] for p in paths) == {0: 11, 1: 11, 2: 17, 3: 16}
+    assert len(ok_json("schema", "paths", "--json", "--max-hops", "1")) == 22
 
 
 def test_paths_table():
     result = invoke("schema", "paths")
     assert result.exit_code == 0
-    assert "44 legal paths in demo_pm" in result.stdout
+    assert "55 legal paths in demo_pm" in result.stdout
 
 
 def test_show():
     assert ok_json("schema", "show", "--json") == demo_schema().to_dict()
     result = invoke("schema", "show")
     assert result.exit_code == 0
-    assert "12 tables, 13 relations, 44 legal paths" in result.stdout
+    assert "12 tables, 13 relations, 55 legal paths" in result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +121,8 @@ def test_check_custom_schema_reports_disconnected_tables(custom):
     result = invoke("schema", "check", "-s", str(path), "--db", url)
     assert result.exit_code == 0, result.output
     assert "disconnected tables (no relation): lonely" in result.stdout
-    assert "1/1 paths return rows" in result.stdout
+    # customer > orders, plus the single-table routes customer, orders, lonely (empty table)
+    assert "3/4 paths return rows" in result.stdout
     show = invoke("schema", "show", "-s", str(path))
     assert "disconnected tables (no relation): lonely" in show.stdout
     res = ok_json("query", "-s", str(path), "--db", url, "--anchor", "customer",

@@ -1,7 +1,10 @@
 """Legal paths: the Router's action space.
 
 Every simple path along the schema's relations, up to `rules.max_hops` hops, that starts at an
-anchor-able table, ends at a target-able table and passes the business rules, is legal. Each path
+anchor-able table, ends at a target-able table and passes the business rules, is legal. So is,
+unless `rules.single_table` is off, every target-able table on its own (anchor = target, no via,
+zero hops):
+half of what people ask ("How many regions are there?") needs one table. Each path
 is an (anchor, via, target) triple plus the join keys of every hop. Enumeration is deterministic:
 paths are sorted by hop count, then by the table sequence (anchor, via..., target), then by the
 join fields (parallel foreign keys); ids are derived from the table sequence, so the same schema
@@ -49,8 +52,12 @@ class LegalPath:
         return len(self.hops)
 
     @property
+    def is_single_table(self) -> bool:
+        return not self.hops
+
+    @property
     def tables(self) -> tuple[str, ...]:
-        return (self.anchor, *self.via, self.target)
+        return (self.anchor,) if not self.hops else (self.anchor, *self.via, self.target)
 
     @property
     def triple(self) -> Triple:
@@ -104,6 +111,11 @@ def enumerate_paths(schema: Schema, max_hops: int | None = None) -> list[LegalPa
     anchors = [t.name for t in schema.tables if t.anchor]
     targets = {t.name for t in schema.tables if t.target}
     found: list[tuple[str, ...] | tuple] = []
+
+    if schema.rules.single_table:
+        # Only `target` matters: a single-table question asks for the table's own rows,
+        # whether or not it also names one of them.
+        found.extend(((t.name,), ()) for t in schema.tables if t.target)
 
     def walk(tables: list[str], hops: list[Hop]) -> None:
         if hops and tables[-1] in targets:

@@ -84,9 +84,12 @@ class PathRules:
     `deny_hops` / `allow_hops` hold "a->b" strings over table names (the direction of travel,
     not of the foreign key). `direction` picks which way foreign keys may be travelled:
     "both" (default; a join works both ways), "forward" (child -> parent only) or "backward".
+    `single_table` makes every table that may be both anchor and target a legal route on its
+    own (anchor = target, no via, no join): "How many regions are there?" needs one table.
     """
 
     max_hops: int = 3
+    single_table: bool = True
     direction: str = "both"
     deny_hops: tuple[str, ...] = ()
     allow_hops: tuple[str, ...] = ()
@@ -139,6 +142,7 @@ class Schema:
             "description": self.description,
             "rules": {
                 "max_hops": self.rules.max_hops,
+                "single_table": self.rules.single_table,
                 "direction": self.rules.direction,
                 "deny_hops": list(self.rules.deny_hops),
                 "allow_hops": list(self.rules.allow_hops),
@@ -186,6 +190,8 @@ class Schema:
         try:
             rules = PathRules(
                 max_hops=int(rules_raw.get("max_hops", 3)),
+                single_table=_flag(rules_raw.get("single_table", True), "rules.single_table",
+                                   source),
                 direction=str(rules_raw.get("direction", "both")),
                 deny_hops=tuple(rules_raw.get("deny_hops") or ()),
                 allow_hops=tuple(rules_raw.get("allow_hops") or ()),
@@ -224,6 +230,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                     None, None, f"duplicate key '{key}'", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def _flag(value: Any, what: str, source: str) -> bool:
+    """A YAML boolean; "no"/"false" strings or numbers would silently read as True."""
+    if not isinstance(value, bool):
+        raise SchemaError(f"{source}: {what} must be true or false, got {value!r}")
+    return value
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -31,10 +31,11 @@ class Q:
         return (self.anchor, self.target, self.via)
 
 
-# customer <- orders -> product: 6 legal paths, vias () and ("orders",).
+# customer <- orders -> product: 6 legal join paths, vias () and ("orders",) (single-table
+# routes off, so "customer -> customer" stays an illegal action).
 TINY = Schema.from_dict({
     "name": "tiny",
-    "rules": {"max_hops": 2},
+    "rules": {"max_hops": 2, "single_table": False},
     "tables": {
         "customer": {"key": "id", "fields": ["id", "name"]},
         "product": {"key": "id", "fields": ["id", "title"]},
