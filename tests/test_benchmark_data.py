@@ -1,0 +1,170 @@
+"""The hand-labelled benchmark files are valid, and the Spider SQL -> route derivation labels
+hand-written SQL as docs/benchmarks.md says. The data is only checked here, never trained on."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from pathrl.demo import demo_schema
+from pathrl.errors import PathrlError
+from pathrl.paths import PathVocab
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import realistic_demo  # noqa: E402
+import spider_labels  # noqa: E402
+
+QUESTIONS = BENCHMARKS / "realistic_demo.jsonl"
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    return [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def vocab() -> PathVocab:
+    return PathVocab.from_schema(demo_schema())
+
+
+def test_every_row_has_the_fields_and_a_legal_label(rows, vocab):
+    for row in rows:
+        assert set(realistic_demo.FIELDS) <= set(row), row
+        assert vocab.is_legal(row["anchor"], row["target"], row["via"]), row
+    parsed = realistic_demo.load_questions(QUESTIONS)  # the script's own checks (hops, enums)
+    assert len(parsed) == len(rows)
+
+
+def test_size_and_no_duplicate_questions(rows):
+    assert len(rows) >= 200
+    questions = [" ".join(r["question"].lower().split()) for r in rows]
+    assert len(set(questions)) == len(questions)
+    ids = [r["id"] for r in rows]
+    assert len(set(ids)) == len(ids)
+
+
+def test_language_and_hop_mix_as_documented(rows):
+    n = len(rows)
+    languages = Counter(r["language"] for r in rows)
+    assert languages["zh"] / n >= 0.35
+    hops = Counter(r["hops"] for r in rows)
+    assert 0.45 <= hops[0] / n <= 0.55  # about half single-table
+    assert 0.20 <= hops[1] / n <= 0.30  # about a quarter one-hop
+    assert hops[2] >= 20 and hops[3] >= 15
+    # Every intent is represented, and the language field matches the text.
+    assert set(realistic_demo.INTENTS) <= {r["intent"] for r in rows}
+    for r in rows:
+        has_cjk = any("\u4e00" <= ch <= "\u9fff" for ch in r["question"])
+        assert has_cjk == (r["language"] == "zh"), r
+
+
+def test_the_questions_use_real_demo_values(rows):
+    from pathrl.demo import demo_rows
+
+    data = demo_rows()
+    names = {p["name"] for p in data["project"]} | {s["name"] for s in data["supplier"]} | {
+        e["name"] for e in data["employee"]} | {c["contract_no"] for c in data["contract"]}
+    with_entity = [r for r in rows if any(name in r["question"] for name in names)]
+    assert len(with_entity) >= 80
+
+
+def test_a_bad_row_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "x", "question": "q", "language": "en", "anchor": "project",
+                               "via": [], "target": "contract", "intent": "list", "hops": 0}))
+    with pytest.raises(PathrlError, match="hops is 0, the route has 1"):
+        realistic_demo.load_questions(bad)
+
+
+def test_score_counts_table_sets_and_missing_routes():
+    gold = [("project", "supplier", ("contract",)), ("project", "project", ()),
+            ("supplier", "contract", ())]
+    predicted = [("supplier", "project", ("contract",)), ("project", "project", ()), None]
+    s = realistic_demo.score(gold, predicted)
+    assert (s.exact_match, s.table_set_match, s.no_route_rate) == (0.3333, 0.6667, 0.3333)
+    assert s.via_accuracy == 0.6667 and s.anchor_accuracy == 0.3333
+
+
+# -- Spider SQL -> route derivation (hand-written SQL, no download) ---------------------------
+# sqlglot comes with the `bench` extra (`make test` installs it).
+needs_sqlglot = pytest.mark.skipif(importlib.util.find_spec("sqlglot") is None,
+                                   reason="sqlglot (the bench extra) is not installed")
+
+DB = spider_labels.SpiderDb(
+    "department_management",
+    {"department": ("department_id", "name", "creation", "budget"),
+     "head": ("head_id", "name", "born_state", "age"),
+     "management": ("department_id", "head_id", "temporary_acting")},
+    (("management", "department_id", "department", "department_id"),
+     ("management", "head_id", "head", "head_id")))
+
+
+def label(sql: str):
+    return spider_labels.derive_label(sql, DB)
+
+
+@needs_sqlglot
+def test_single_table_count_with_condition():
+    got = label("SELECT count(*) FROM head WHERE age  >  56")
+    assert (got.anchor, got.via, got.target, got.unroutable) == ("head", (), "head", "")
+
+
+@needs_sqlglot
+def test_join_condition_table_is_the_anchor():
+    got = label("SELECT DISTINCT T1.creation FROM department AS T1 JOIN management AS T2 ON "
+                "T1.department_id  =  T2.department_id JOIN head AS T3 ON T2.head_id  =  "
+                "T3.head_id WHERE T3.born_state  =  'Alabama'")
+    assert (got.anchor, got.via, got.target) == ("head", ("management",), "department")
+    assert got.hops == 2
+
+
+@needs_sqlglot
+def test_group_by_key_is_the_anchor_and_count_star_targets_the_other_table():
+    got = label("SELECT T1.name, count(*) FROM department AS T1 JOIN management AS T2 ON "
+                "T1.department_id = T2.department_id GROUP BY T1.department_id")
+    assert (got.anchor, got.via, got.target) == ("department", (), "management")
+
+
+@needs_sqlglot
+def test_grouping_by_a_foreign_key_column_groups_by_the_referenced_table():
+    got = label("SELECT T2.name, count(*) FROM management AS T1 JOIN department AS T2 ON "
+                "T1.department_id = T2.department_id GROUP BY T1.department_id")
+    assert (got.anchor, got.via, got.target) == ("department", (), "management")
+
+
+@needs_sqlglot
+def test_no_condition_on_a_join_is_anchored_at_the_other_end():
+    got = label("SELECT T2.name FROM management AS T1 JOIN head AS T2 ON T1.head_id = "
+                "T2.head_id")
+    assert (got.anchor, got.target) == ("management", "head")
+
+
+@needs_sqlglot
+def test_set_operations_and_nested_multi_table_queries_are_unroutable():
+    union = label("SELECT name FROM head WHERE age > 60 UNION SELECT name FROM head "
+                  "WHERE age < 40")
+    assert union.unroutable == "set operation"
+    nested = label("SELECT name FROM head WHERE head_id NOT IN (SELECT head_id FROM "
+                   "management)")
+    assert nested.unroutable == "nested subquery over other tables"
+    same_table = label("SELECT name FROM head WHERE age > (SELECT avg(age) FROM head)")
+    assert same_table.unroutable == "" and same_table.target == "head"
+
+
+@needs_sqlglot
+def test_tables_without_a_foreign_key_chain_are_unroutable():
+    db = spider_labels.SpiderDb("xy", {"x": ("a", "k"), "y": ("k",)}, ())
+    got = spider_labels.derive_label("SELECT T1.a FROM x AS T1 JOIN y AS T2 ON T1.k = T2.k", db)
+    assert got.unroutable == "tables not joined by a foreign-key chain"
+
+
+@needs_sqlglot
+def test_unparseable_sql_is_unroutable_not_a_crash():
+    assert label("SELEKT what FROM").unroutable.startswith("unparseable")
