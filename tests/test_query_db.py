@@ -16,7 +16,8 @@ from pathrl.demo import demo_rows, demo_schema
 from pathrl.errors import PathrlError, QueryRefused
 from pathrl.paths import Hop, LegalPath, enumerate_paths
 from pathrl.query import Filter, MongoQuery, bridge_skipping_hops, mongo_query, sql_query
-from pathrl.schema import Schema, introspect_sql
+from pathrl.schema import Schema
+from pathrl.schema_import import introspect_sql
 
 SCHEMA = demo_schema()
 PATHS = {p.id: p for p in enumerate_paths(SCHEMA)}

@@ -1,4 +1,5 @@
-"""Schema loading, validation, (de)serialisation, fingerprint and introspection."""
+"""Schema loading, validation, (de)serialisation and fingerprint (importing a schema from a
+database: tests/test_schema_import.py)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,14 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import mongomock
 import pytest
 
-from pathrl.db import MongoDatabase, write_sql
-from pathrl.demo import SCHEMA_FILE, demo_rows, demo_schema
+from pathrl.demo import SCHEMA_FILE, demo_schema
 from pathrl.errors import SchemaError
 from pathrl.schema import (
     Schema,
     connected_components,
     disconnected_tables,
-    introspect_sql,
-    propose_mongo_references,
 )
 
 
@@ -237,47 +234,3 @@ def test_list_forms_are_accepted(tmp_path: Path):
     assert schema.name == "listy"
     assert schema.table("a").field("n").type == "int"
     assert schema.table("a").field("id").type == "str"
-
-
-# -- introspection -----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def demo_sqlite(tmp_path_factory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('introspect') / 'demo.db'}"
-    write_sql(url, demo_schema(), demo_rows(7))
-    return url
-
-
-def test_introspect_sql_finds_tables_keys_and_foreign_keys(demo_sqlite):
-    demo = demo_schema()
-    found = introspect_sql(demo_sqlite, name="seen")
-    assert found.name == "seen"
-    assert sorted(found.table_names) == sorted(demo.table_names) and len(found.tables) == 12
-    assert {r.label for r in found.relations} == {r.label for r in demo.relations}
-    assert len(found.relations) == 13
-    assert all(t.key == "id" for t in found.tables)
-    for t in demo.tables:
-        assert found.table(t.name).field_names == t.field_names
-    types = {(t.name, f.name): f.type for t in found.tables for f in t.fields}
-    assert types[("project", "start_date")] == "date"
-    assert types[("project", "budget")] == "float"
-    assert types[("delivery", "quantity")] == "int"
-    assert types[("milestone", "done")] == "bool"
-    assert found.table("project").display == "name"  # guessed from the column names
-    assert found.table("payment").time_field == "pay_date"
-
-
-def test_introspect_sql_unreachable(tmp_path):
-    url = f"sqlite:///{tmp_path}/no/such/dir/x.db"
-    with pytest.raises(SchemaError, match="cannot introspect"):
-        introspect_sql(url)
-
-
-def test_propose_mongo_references_finds_the_real_ones():
-    demo = demo_schema()
-    database = MongoDatabase(demo, mongomock.MongoClient()["propose"])
-    database.write(demo_rows(7))
-    proposed = propose_mongo_references(database.db)
-    labels = {r.label for r in proposed}
-    assert {r.label for r in demo.relations} <= labels
-    # codes carry a per-table prefix, so nothing else looks like a reference
-    assert labels == {r.label for r in demo.relations}

@@ -19,7 +19,7 @@ from pathrl.paths import Hop, LegalPath
 from pathrl.schema import Schema, Table
 
 _SA_TYPES = {"str": sa.String, "int": sa.Integer, "float": sa.Float, "date": sa.Date,
-             "bool": sa.Boolean}
+             "datetime": sa.DateTime, "bool": sa.Boolean}
 
 
 @dataclass(frozen=True)

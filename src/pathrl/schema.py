@@ -1,9 +1,8 @@
 """The schema graph: tables, foreign-key relations and the business rules over them.
 
 A `Schema` is what the Router must learn the "physics" of. It can be loaded from YAML/JSON
-(`Schema.load`), introspected from a live SQL database (`introspect_sql`) or proposed from a
-MongoDB database's reference-looking fields (`propose_mongo_references`). Validation errors name
-the offending table/field so a user can fix their file.
+(`Schema.load`) or drafted from a database by `pathrl.schema_import`. Validation errors name the
+offending table/field so a user can fix their file.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ import yaml
 from pathrl.errors import SchemaError
 
 CARDINALITIES = ("many_to_one", "one_to_one", "one_to_many")
-FIELD_TYPES = ("str", "int", "float", "date", "bool")
+FIELD_TYPES = ("str", "int", "float", "date", "datetime", "bool")
 # Identifiers reach SQL and MQL as names, so they must be plain (no '$', '.', quotes, spaces).
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -361,96 +359,3 @@ def connected_components(schema: Schema) -> list[list[str]]:
     for t in schema.table_names:
         groups.setdefault(find(t), []).append(t)
     return sorted(groups.values(), key=lambda g: (-len(g), g))
-
-
-# -- introspection -----------------------------------------------------------------------------
-_DISPLAY_HINTS = ("name", "title", "code", "number", "no")
-
-
-def _guess_display(columns: Iterable[str], key: str) -> str:
-    cols = list(columns)
-    for hint in _DISPLAY_HINTS:
-        for c in cols:
-            if c.lower() == hint or c.lower().endswith("_" + hint):
-                return c
-    return key
-
-
-def _sql_type(type_obj: Any) -> str:
-    name = type(type_obj).__name__.lower()
-    if "int" in name:
-        return "int"
-    if any(k in name for k in ("float", "numeric", "real", "double", "decimal")):
-        return "float"
-    if "date" in name or "time" in name:
-        return "date"
-    if "bool" in name:
-        return "bool"
-    return "str"
-
-
-def introspect_sql(url: str, name: str | None = None, schema_name: str | None = None,
-                   max_hops: int = 3) -> Schema:
-    """Build a `Schema` from a live SQL database (tables, primary keys, foreign keys).
-
-    Synonyms are left empty (add them in YAML for better questions); the display field is
-    guessed from column names (name/title/code/...).
-    """
-    from sqlalchemy import create_engine, inspect
-    from sqlalchemy.exc import SQLAlchemyError
-
-    try:
-        engine = create_engine(url)
-        insp = inspect(engine)
-        table_names = sorted(insp.get_table_names(schema=schema_name))
-        tables: list[Table] = []
-        relations: list[Relation] = []
-        for tname in table_names:
-            cols = insp.get_columns(tname, schema=schema_name)
-            pk = insp.get_pk_constraint(tname, schema=schema_name).get("constrained_columns") or []
-            key = pk[0] if pk else cols[0]["name"]
-            col_names = [c["name"] for c in cols]
-            time_cols = [c["name"] for c in cols if _sql_type(c["type"]) == "date"]
-            tables.append(Table(
-                name=tname, key=key, display=_guess_display(col_names, key),
-                fields=tuple(Field(c["name"], _sql_type(c["type"])) for c in cols),
-                time_field=time_cols[0] if time_cols else None,
-                synonyms_en=(tname.replace("_", " "),),
-            ))
-            for fk in insp.get_foreign_keys(tname, schema=schema_name):
-                for src, dst in zip(fk["constrained_columns"], fk["referred_columns"],
-                                    strict=False):
-                    relations.append(Relation(tname, src, fk["referred_table"], dst))
-        engine.dispose()
-    except SQLAlchemyError as exc:
-        raise SchemaError(f"cannot introspect {url}: {exc.__class__.__name__}: {exc}") from None
-    return Schema(name=name or "introspected", tables=tuple(tables), relations=tuple(relations),
-                  rules=PathRules(max_hops=max_hops))
-
-
-def propose_mongo_references(db: Any, sample_size: int = 200) -> list[Relation]:
-    """Propose references in a MongoDB database: a field whose sampled values are all `id`s
-    (or `_id`s) of another collection is proposed as `coll.field -> other.id|_id`.
-
-    `db` is a pymongo (or mongomock) Database. Review the proposals before adding them to YAML.
-    """
-    collections = sorted(db.list_collection_names())
-    keys = {
-        (coll, key): {d.get(key) for d in db[coll].find({}, {key: 1})} - {None}
-        for coll in collections
-        for key in ("id", "_id")
-    }
-    proposals: list[Relation] = []
-    for coll in collections:
-        docs = list(db[coll].find({}, limit=sample_size))
-        for fname in sorted({k for d in docs for k in d} - {"_id", "id"}):
-            values = {d.get(fname) for d in docs} - {None}
-            if not values or any(isinstance(v, (dict, list, float, bool)) for v in values):
-                continue
-            for other in collections:
-                key = next((k for k in ("id", "_id")
-                            if other != coll and keys[(other, k)] and values <= keys[(other, k)]),
-                           None)
-                if key:
-                    proposals.append(Relation(coll, fname, other, key))
-    return proposals

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from pathrl.errors import PathrlError
@@ -149,6 +150,48 @@ def check(schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = 
         console.print(f"[yellow]disconnected tables (no relation):[/] {', '.join(lonely)}")
     bad = sum(r["status"] != "ok" for r in results)
     console.print(f"{len(results) - bad}/{len(results)} paths return rows")
+
+
+@schema_app.command("import")
+def import_cmd(
+    source: Annotated[str, typer.Argument(
+        help="sqlite:///f.db (or a SQLite file), postgresql+psycopg://user@host/db, "
+             "mongodb://host/db, or a Spider-style tables.json.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Schema YAML/JSON to write.")],
+    name: Annotated[str | None, typer.Option(
+        help="Schema name (default: the database's name).")] = None,
+    max_hops: Annotated[int, typer.Option(help="rules.max_hops of the schema.")] = 3,
+    db_id: Annotated[str | None, typer.Option(
+        "--db-id", help="Which database of a tables.json.")] = None,
+    values_db: Annotated[str | None, typer.Option(
+        "--db", help="With a tables.json: its SQLite database, read for types and display "
+                     "values.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing --out file.")] = False,
+) -> None:
+    """Draft a schema file from your database: tables, keys, foreign keys, types, and inferred
+    display fields, time fields and synonyms. Review it, then use it with --schema."""
+    from pathrl.paths import enumerate_paths
+    from pathrl.schema_import import check_out, import_schema, write_schema
+
+    check_out(out, force)  # before reading a large database for nothing
+    result = import_schema(source, name=name, max_hops=max_hops, db_id=db_id,
+                           values_db=values_db)
+    sch = result.schema
+    write_schema(sch, out, force)
+    table = RichTable(title=f"imported {sch.name} from {result.source}: {len(sch.tables)} "
+                            f"tables, {len(sch.relations)} relations, "
+                            f"{len(enumerate_paths(sch))} legal paths")
+    for col in ("table", "key", "display", "time field", "role", "synonyms"):
+        table.add_column(col)
+    for t in sch.tables:
+        role = "/".join(r for r, on in (("anchor", t.anchor), ("target", t.target)) if on)
+        table.add_row(t.name, t.key, t.display, t.time_field or "-", role or "bridge",
+                      ", ".join(t.synonyms_en))
+    console.print(table)
+    for warning in result.warnings:
+        console.print(f"[yellow]note:[/] {escape(warning)}")
+    console.print(f"wrote [bold]{escape(str(out))}[/] (review it: rules, synonyms, "
+                  "anchor/target flags)")
 
 
 def query(
