@@ -51,6 +51,10 @@ def _grpo(*changes: tuple[str, Callable[[int, float], float]]) -> Records:
 
 SCENARIOS: dict[str, Callable[[], Records]] = {
     "approx_kl_high": lambda: _ppo(("approx_kl", after(ONSET, ramp(0.15, 0.3, ONSET)))),
+    # A 4-point blip (real SB3 run: 4 of 1,953 updates): a warning, not a critical stop.
+    "approx_kl_episode": lambda: _ppo(
+        ("approx_kl", lambda s, old: 0.2 if ONSET <= s < ONSET + 4 else old)
+    ),
     "clip_fraction_high": lambda: _ppo(("clip_fraction", after(ONSET, lambda s: 0.45))),
     "policy_ratio_drift": lambda: _chain(
         [{"step": r["step"], "objective/kl": r["kl_to_ref"], "policy/approxkl_avg": r["approx_kl"],
@@ -85,6 +89,24 @@ SCENARIOS: dict[str, Callable[[], Records]] = {
         ("reward_mean", _jitter(1.0, 0.05)),
         ("exact_match", _jitter(0.6, 0.03)),
         ("greedy_exact_match", _const(0.6)),
+    ),
+    # Every step: identical rewards in every group, zero loss and gradient (a dead run).
+    "no_learning_signal": lambda: _grpo(
+        ("reward", _const(0.0)),
+        ("reward_std", _const(0.0)),
+        ("frac_reward_zero_std", _const(1.0)),
+        ("loss", _const(0.0)),
+        ("grad_norm", _const(0.0)),
+        ("kl", _const(0.0)),
+    ),
+    "reward_gain_lost": lambda: _ppo(
+        ("reward_mean", lambda s, old: old * (ramp(1.0, 3.0, 0, ONSET)(s) if s <= ONSET
+                                              else ramp(3.0, 1.2, ONSET, N - 10)(s))),
+    ),
+    # Format reward farmed (total reward up), accuracy reward flat.
+    "reward_up_success_flat": lambda: _grpo(
+        ("rewards/format_reward/mean", lambda s, old: ramp(0.1, 0.9)(s)),
+        ("rewards/accuracy_reward/mean", _jitter(0.2, 0.05)),
     ),
     "reward_std_high": lambda: _grpo(("reward_std", after(ONSET, lambda s: 1.4))),
     "frac_reward_zero_std_high": lambda: _grpo(("frac_reward_zero_std", _const(0.6))),
@@ -161,6 +183,8 @@ SCENARIOS: dict[str, Callable[[], Records]] = {
         healthy_router_sft(),
         ("val_exact_match", lambda s, old: ramp(0.9, 0.7, 0, 11)(s)),
     ),
+    # KL never computed (beta = 0): NaN from the first step is not a divergence.
+    "metric_never_finite": lambda: _grpo(("kl", _const(float("nan")))),
     "non_finite_metrics": lambda: _ppo(
         ("value_loss", lambda s, old: float("nan") if s >= 40 else old)
     ),

@@ -105,7 +105,7 @@ def test_thresholds_come_from_the_config() -> None:
 
 
 def test_rules_can_be_disabled() -> None:
-    config = DoctorConfig(disabled=frozenset({"approx_kl_high"}))
+    config = DoctorConfig(disabled=frozenset({"approx_kl_high", "approx_kl_episode"}))
     assert diagnose(SCENARIOS["approx_kl_high"](), config) == []
 
 

@@ -30,6 +30,12 @@ class DoctorConfig:
     # --- update size (seed 000 §9.1: "approx_kl > 0.1 -> stop and look") ----------------------
     #: approx_kl above this is a too-large policy update (seed 000 §9.1, §9 "watch approx_kl").
     approx_kl_max: float = 0.1
+    #: ... and it is critical only when above it in at least this share of a `window`: real
+    #: runs (SB3 PPO, 1,953 updates) cross 0.1 for a handful of updates and recover; that blip
+    #: is a warning (`approx_kl_episode`), a sustained excess is the seed's "stop and look".
+    approx_kl_sustained_fraction: float = 0.5
+    #: ... of this many consecutive updates (live: flagged at the 5th of 5 consecutive).
+    approx_kl_sustained_window: int = 10
     #: approx_kl below this with a flat reward: the policy is not moving (seed 001 §9).
     approx_kl_stalled: float = 1e-5
     #: clip_fraction above this: most samples hit the clip (rule of thumb for clip_range 0.1–0.2).
@@ -54,8 +60,22 @@ class DoctorConfig:
     # --- reward ---------------------------------------------------------------------------
     #: Relative reward gain under which the reward counts as flat (seed 000 §9.1 "reward flat").
     reward_flat_rel_gain: float = 0.05
+    #: Share of the run whose first points are the "start level" of a flat-reward check: a run
+    #: that learned in its first 5% (1.9 -> 13.6) and then held its level is not flat.
+    reward_flat_head_fraction: float = 0.05
     #: Relative reward rise that counts as "rising" for reward-vs-quality divergences.
     reward_rise_rel: float = 0.1
+    #: Share of its gain the reward gives back, up to the end of the run, to count as "fell from
+    #: its peak" (practitioner's choice: half of what was learned is lost).
+    reward_gain_lost: float = 0.5
+    #: Points of the trailing median that smooths the reward before peak-and-drop is judged.
+    reward_smooth: int = 10
+    #: The success measure gaining less than this (absolute, rates in 0..1) is "flat" next to a
+    #: rising shaped reward (practitioner's choice: two points of success rate).
+    success_min_gain: float = 0.02
+    #: Share of the points that must show no learning signal at all (every group zero-std, zero
+    #: gradient) for the run to be declared dead rather than sparse.
+    no_signal_fraction: float = 0.95
     #: reward_std above this: rewards fluctuate a lot (seed 002: 0.3–0.8 normal, > 1 large).
     reward_std_max: float = 1.0
     #: frac_reward_zero_std above this: sparse gradient (seed 002: < 0.3 means dense).
@@ -87,6 +107,10 @@ class DoctorConfig:
     # --- critic (seed 000 §9.1 "value loss oscillating", seed 001 §9) --------------------------
     #: A value-loss jump larger than this multiple of its median level is a swing.
     value_swing_ratio: float = 1.0
+    #: ... and it must also multiply or divide the value loss by this factor: healthy SB3 PPO
+    #: value losses wobble 0.02 <-> 0.13 (about their whole level, up to ~6×) from batch to
+    #: batch; the seed's oscillation is 0.1 <-> 2–3 (20–30×).
+    value_swing_fold: float = 8.0
     #: Alternating swings within `window` that make an oscillation (a single spike makes 2).
     min_swings: int = 5
     #: Explained variance below this in the second half of the run: the critic does not learn.

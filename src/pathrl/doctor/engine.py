@@ -103,7 +103,7 @@ def load_logs(
         raw_logs = read_path(path_or_records)
     else:
         raw_logs = [records_to_raw_log(path_or_records, "<records>")]
-    logs = [build_run_log(r.columns, r.source, mapping, r.notes) for r in raw_logs]
+    logs = [build_run_log(r.columns, r.source, mapping, r.notes, r.flavor_hints) for r in raw_logs]
     known = [log for log in logs if log.signals]
     if not known:
         found = sorted({name for log in logs for name in log.raw_names})

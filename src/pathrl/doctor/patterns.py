@@ -376,8 +376,12 @@ class Trend(Pattern):
 class NoProgress(Pattern):
     """Over the run (≥ `min_points` points) `signal` does not rise significantly.
 
-    Flagged when the gain (median of the last third minus the first third) stays below the
-    largest of `min_abs_gain`, `min_rel_gain` × |start| and `z` noise standard errors.
+    Flagged when the gain stays below the largest of `min_abs_gain`, `min_rel_gain` × |start|
+    and `z` noise standard errors. The gain is the median of the last third minus the lower of
+    two starting levels: the first third's median and the median of the first `head_fraction`
+    of the run. A run that learned in its first few percent and then held its level (first and
+    last thirds equal, far above where it began) has progressed; comparing thirds alone calls it
+    flat.
     """
 
     signal: SignalRef
@@ -385,6 +389,7 @@ class NoProgress(Pattern):
     min_abs_gain: float = 0.0
     min_rel_gain: float = 0.05
     z: float = 2.0
+    head_fraction: float = 0.05
 
     def required_signals(self) -> list[SignalRef]:
         return [self.signal]
@@ -393,23 +398,32 @@ class NoProgress(Pattern):
         return (
             f"`{_name(self.signal)}` gains less than max({self.min_abs_gain:g}, "
             f"{self.min_rel_gain:.0%} of its start, {self.z:g}σ noise) over ≥ {self.min_points} "
-            "points"
+            f"points, from the lower of its first-third and first-{self.head_fraction:.0%} "
+            "medians to its last-third median"
         )
+
+    def gain(self, values: np.ndarray) -> tuple[float, float, float]:
+        """(start level, end level, gain needed to count as progress)."""
+        stats = _trend_stats(values)
+        head = max(3, math.ceil(self.head_fraction * len(values)))
+        start = min(stats.start, float(np.median(values[:head])))
+        needed = max(
+            self.min_abs_gain, self.min_rel_gain * abs(start), self.z * stats.standard_error
+        )
+        return start, stats.end, needed
 
     def evaluate(self, log: RunLog, tail: bool = False) -> Match | None:
         series = _series(log, self.signal)
         if series is None or len(series) < self.min_points:
             return None
-        stats = _trend_stats(series.values)
-        needed = max(
-            self.min_abs_gain, self.min_rel_gain * abs(stats.start), self.z * stats.standard_error
-        )
+        start, end, needed = self.gain(series.values)
+        change = end - start
         # A perfectly constant signal has zero noise; `needed` of 0 still means "did not rise".
-        if stats.change > needed or (needed == 0 and stats.change > 0):
+        if change > needed or (needed == 0 and change > 0):
             return None
         n = len(series)
         observation = (
-            f"{series.raw_name} stayed at {_fmt(stats.start)} → {_fmt(stats.end)} over "
+            f"{series.raw_name} stayed at {_fmt(start)} → {_fmt(end)} over "
             f"{n} points (steps {_step(series.steps[0])}–{_step(series.steps[-1])}); "
             f"a meaningful gain would be > {_fmt(needed)}"
         )
@@ -500,20 +514,33 @@ class Oscillation(Pattern):
     min_swings: int = 5
     window: int = 20
     min_abs_swing: float = 0.0
+    #: For a positive signal, a jump must also multiply / divide it by at least this factor
+    #: (1 = off): small losses wobble by their whole level without anything being wrong.
+    min_fold: float = 1.0
+    #: Skip signals that go negative: a signed sum near zero (SB3's `train/loss` = policy loss
+    #: + vf_coef·value loss − ent_coef·entropy) has no level to swing against.
+    nonnegative_only: bool = False
 
     def required_signals(self) -> list[SignalRef]:
         return [self.signal]
 
     def describe(self) -> str:
+        fold = f" and ≥ {self.min_fold:g}-fold" if self.min_fold > 1 else ""
+        signed = "; only for non-negative signals" if self.nonnegative_only else ""
         return (
             f"≥ {self.min_swings} alternating jumps of `{_name(self.signal)}` larger than "
-            f"{self.swing_ratio:g}× its median level within {self.window} points"
+            f"{self.swing_ratio:g}× its median level{fold} within {self.window} points{signed}"
         )
 
     def _swings(self, values: np.ndarray) -> int:
         level = float(np.median(np.abs(values)))
         diffs = np.diff(values)
-        big = diffs[np.abs(diffs) > max(self.swing_ratio * level, self.min_abs_swing)]
+        large = np.abs(diffs) > max(self.swing_ratio * level, self.min_abs_swing)
+        if self.min_fold > 1:
+            low = np.minimum(values[:-1], values[1:])
+            high = np.maximum(values[:-1], values[1:])
+            large &= high >= self.min_fold * np.maximum(low, 1e-12)
+        big = diffs[large]
         if len(big) == 0:
             return 0
         # Count the longest alternating chain of big jumps.
@@ -527,6 +554,8 @@ class Oscillation(Pattern):
     def evaluate(self, log: RunLog, tail: bool = False) -> Match | None:
         series = _series(log, self.signal)
         if series is None or len(series) < self.min_swings + 1:
+            return None
+        if self.nonnegative_only and (series.values < 0).any():
             return None
         hits = [
             w
@@ -776,18 +805,29 @@ class Concurrent(Pattern):
 
 @dataclass
 class NonFinite(Pattern):
-    """Any signal contains NaN or ±inf (the run diverged numerically or logged garbage)."""
+    """A signal contains NaN or ±inf.
+
+    `after_finite` (default) only counts signals that were finite first and then went NaN /
+    inf: the run diverged. Otherwise only signals non-finite from their very first point:
+    never computed (e.g. a KL with no reference model), not a divergence.
+    """
+
+    after_finite: bool = True
 
     def required_signals(self) -> list[SignalRef]:
         return []
 
     def describe(self) -> str:
-        return "any logged signal is NaN or ±inf"
+        if self.after_finite:
+            return "a logged signal turns NaN or ±inf after finite values"
+        return "a logged signal is NaN or ±inf from its first point"
 
     def evaluate(self, log: RunLog, tail: bool = False) -> Match | None:
         evidence = []
         for series in log.signals.values():
             bad = ~np.isfinite(series.values)
+            if not bad.any() or bool(bad[0]) == self.after_finite:
+                continue
             if tail:
                 bad[:-1] = False
             if not bad.any():
@@ -811,6 +851,118 @@ class NonFinite(Pattern):
                 )
             )
         return Match(evidence, float(len(evidence))) if evidence else None
+
+
+@dataclass
+class Constant(Pattern):
+    """Over the whole run (≥ `min_points` points) `signal` never moves: its range stays within
+    `atol` + `rtol` × |median|. Zero at every step is the common case (no gradient at all)."""
+
+    signal: SignalRef
+    min_points: int = 10
+    atol: float = 1e-8
+    rtol: float = 1e-6
+    value: float | None = None
+
+    def required_signals(self) -> list[SignalRef]:
+        return [self.signal]
+
+    def describe(self) -> str:
+        what = "constant" if self.value is None else f"constantly {self.value:g}"
+        return f"`{_name(self.signal)}` is {what} at every one of ≥ {self.min_points} points"
+
+    def evaluate(self, log: RunLog, tail: bool = False) -> Match | None:
+        series = _series(log, self.signal)
+        if series is None or len(series) < self.min_points:
+            return None
+        values = series.values
+        median = float(np.median(values))
+        tolerance = self.atol + self.rtol * abs(median)
+        if float(np.ptp(values)) > tolerance:
+            return None
+        if self.value is not None and abs(median - self.value) > tolerance:
+            return None
+        n = len(series)
+        observation = (
+            f"{series.raw_name} is {_fmt(median)} at all {n} points (steps "
+            f"{_step(series.steps[0])}–{_step(series.steps[-1])})"
+        )
+        evidence = Evidence(
+            series.name,
+            series.raw_name,
+            (float(series.steps[0]), float(series.steps[-1])),
+            observation,
+            None,
+            _samples(series, 0, n - 1),
+        )
+        return Match([evidence])
+
+
+@dataclass
+class GainLost(Pattern):
+    """`signal` rose well above where it started, then gave back at least `min_lost` of that
+    gain and stayed there (`min_consecutive` smoothed points up to the end of the run).
+
+    Smoothed with a `smooth`-point trailing median; the gain must beat `min_rel_gain` × |start|
+    and `z` point-noise sigmas, so a flat noisy curve has no peak to lose.
+    """
+
+    signal: SignalRef
+    min_lost: float = 0.5
+    min_rel_gain: float = 0.1
+    smooth: int = 10
+    min_consecutive: int = 5
+    z: float = 3.0
+    min_points: int = 20
+
+    def required_signals(self) -> list[SignalRef]:
+        return [self.signal]
+
+    def describe(self) -> str:
+        return (
+            f"`{_name(self.signal)}` (trailing median of {self.smooth}) rises ≥ "
+            f"{self.min_rel_gain:.0%} and > {self.z:g}σ above its start, then loses ≥ "
+            f"{self.min_lost:.0%} of that gain until the end of the run"
+        )
+
+    def evaluate(self, log: RunLog, tail: bool = False) -> Match | None:
+        series = _series(log, self.signal)
+        if series is None or len(series) < self.min_points:
+            return None
+        smoothed = _trailing_median(series.values, self.smooth)
+        head = max(3, len(series) // 10)
+        start = float(np.median(series.values[:head]))
+        peak_index = int(np.argmax(smoothed))
+        gain = float(smoothed[peak_index]) - start
+        needed = max(self.min_rel_gain * abs(start), self.z * _noise_sigma(series.values), 1e-12)
+        if gain < needed:
+            return None
+        lost = (smoothed[peak_index] - smoothed) / gain
+        after_peak = lost[peak_index:] >= self.min_lost
+        # The drop must hold until the last point: a dip the run recovered from is not a loss.
+        tail_run = 0
+        for flag in after_peak[::-1]:
+            if not flag:
+                break
+            tail_run += 1
+        if tail_run < self.min_consecutive:
+            return None
+        end = len(series) - 1
+        observation = (
+            f"{series.raw_name} rose from {_fmt(start)} to a peak of "
+            f"{_fmt(smoothed[peak_index])} (step {_step(series.steps[peak_index])}), then fell to "
+            f"{_fmt(smoothed[end])} by step {_step(series.steps[end])}: "
+            f"{lost[end]:.0%} of the gain lost (smoothed over {self.smooth} points)"
+        )
+        evidence = Evidence(
+            series.name,
+            series.raw_name,
+            (float(series.steps[peak_index]), float(series.steps[end])),
+            observation,
+            None,
+            _samples(series, peak_index, end),
+        )
+        return Match([evidence], float(lost[end]))
 
 
 @dataclass

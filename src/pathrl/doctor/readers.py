@@ -1,4 +1,5 @@
-"""Read a run's metrics from JSONL, JSON (HF `trainer_state.json`), CSV or TensorBoard events.
+"""Read a run's metrics from JSONL, JSON (HF `trainer_state.json`), CSV (including SB3's
+Monitor CSV) or TensorBoard events.
 
 Every reader returns :class:`RawLog` objects: raw metric name -> [(step, value)]. Problems the
 user can fix (missing path, empty file, unknown format, corrupt line) raise
@@ -23,8 +24,11 @@ from pathrl.errors import PathrlError
 PATHRL_LOG_NAMES: tuple[str, ...] = ("metrics.jsonl", "sft_metrics.jsonl")
 SUPPORTED_FORMATS = (
     "JSONL (one object per line with a step key), JSON (a list of records or HF trainer_state.json "
-    "with log_history), CSV with a header and a step column, TensorBoard event files"
+    "with log_history), CSV with a header and a step column, SB3 Monitor CSV (#{json} line, then "
+    "r,l,t), TensorBoard event files"
 )
+#: Episodes in SB3's rolling `rollout/ep_rew_mean`; the Monitor reader smooths the same way.
+MONITOR_SMOOTHING_EPISODES = 100
 
 
 @dataclass
@@ -34,6 +38,8 @@ class RawLog:
     source: str
     columns: dict[str, list[tuple[float, float]]]
     notes: list[str] = field(default_factory=list)
+    #: Trainer families known from the file itself (a `trainer_state.json` is HF Trainer's).
+    flavor_hints: frozenset[str] = frozenset()
 
 
 def read_path(path: str | Path) -> list[RawLog]:
@@ -84,21 +90,23 @@ def _read_directory(directory: Path) -> list[RawLog]:
     if pathrl_logs:
         # The TensorBoard events next to them carry the same scalars: read one copy only.
         return [_read_file(p) for p in pathrl_logs]
-    tables = sorted(
-        p for p in directory.iterdir() if p.is_file() and p.suffix in {".jsonl", ".csv"}
-    )
+    files = sorted(p for p in directory.iterdir() if p.is_file())
+    monitors = [p for p in files if _is_monitor_csv(p)]
+    tables = [p for p in files if p.suffix in {".jsonl", ".csv"} and p not in monitors]
     if tables:
-        return [_read_file(p) for p in tables]
+        return [_read_file(p) for p in [*tables, *monitors]]
     trainer_state = _latest_trainer_state(directory)
     if trainer_state is not None:
         return [_read_file(trainer_state)]
+    # A standard SB3 run directory: monitor.csv (episodes) beside PPO_1/ (TensorBoard updates).
+    logs = [_read_monitor_csv(p) for p in monitors]
     event_dirs = sorted({p.parent for p in directory.rglob("*tfevents*") if p.is_file()})
-    if event_dirs:
-        logs = [_read_tensorboard(d) for d in event_dirs]
-        non_empty = [log for log in logs if log.columns]
-        if not non_empty:
-            raise PathrlError(f"{directory}: the TensorBoard event files contain no scalars")
-        return non_empty
+    tensorboard = [log for log in (_read_tensorboard(d) for d in event_dirs) if log.columns]
+    if event_dirs and not tensorboard and not logs:
+        raise PathrlError(f"{directory}: the TensorBoard event files contain no scalars")
+    logs += tensorboard
+    if logs:
+        return logs
     raise PathrlError(
         f"{directory}: no run log found; expected {', '.join(PATHRL_LOG_NAMES)}, "
         f"*.jsonl, *.csv, trainer_state.json or TensorBoard event files"
@@ -127,6 +135,8 @@ def _read_file(path: Path) -> RawLog:
     if path.stat().st_size == 0:
         raise PathrlError(f"{path}: the file is empty")
     suffix = path.suffix.lower()
+    if _is_monitor_csv(path):
+        return _read_monitor_csv(path)
     if suffix == ".csv":
         return _read_csv(path)
     if suffix == ".json":
@@ -181,7 +191,11 @@ def _read_json(path: Path) -> RawLog:
             return _read_jsonl(path)
         raise PathrlError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
     if isinstance(data, dict) and isinstance(data.get("log_history"), list):
-        return records_to_raw_log(data["log_history"], str(path))
+        if not data["log_history"]:
+            raise PathrlError(f"{path}: log_history is empty (the run logged nothing yet)")
+        log = records_to_raw_log(data["log_history"], str(path))
+        log.flavor_hints = frozenset({"hf_trainer"})
+        return log
     if isinstance(data, list):
         return records_to_raw_log(data, str(path))
     raise PathrlError(
@@ -207,6 +221,67 @@ def _read_csv(path: Path) -> RawLog:
     log = records_to_raw_log(records, str(path))
     log.notes = notes + log.notes
     return log
+
+
+def _is_monitor_csv(path: Path) -> bool:
+    """SB3's Monitor wrapper writes `*monitor.csv` starting with a `#{json}` metadata line."""
+    if path.suffix.lower() != ".csv" or not path.name.endswith("monitor.csv"):
+        return False
+    return path.is_file() and _head(path, 2) == "#{"
+
+
+def _read_monitor_csv(path: Path) -> RawLog:
+    """One row per finished episode: return `r`, length `l`, wall time `t`.
+
+    The step is the environment step at which the episode ended (cumulative `l`), the unit of
+    SB3's TensorBoard logs; `monitor/ep_rew_mean` is the rolling mean over the last
+    :data:`MONITOR_SMOOTHING_EPISODES` episodes, as SB3 logs `rollout/ep_rew_mean`.
+    """
+    lines = _read_text(path).splitlines()
+    body = [line for line in lines[1:] if line.strip()]
+    reader = csv.DictReader(body)
+    if not reader.fieldnames or not {"r", "l"} <= set(reader.fieldnames):
+        raise PathrlError(f"{path}: an SB3 Monitor CSV needs the columns r,l,t after its # line")
+    returns: list[float] = []
+    lengths: list[float] = []
+    notes: list[str] = []
+    for row_no, row in enumerate(reader, start=3):
+        reward, length = _as_number(row.get("r")), _as_number(row.get("l"))
+        if reward is None or length is None:
+            if row_no - 2 == len(body) - 1:
+                notes.append(f"{path.name}: line {row_no} is truncated and was ignored")
+                continue
+            raise PathrlError(f"{path}:{row_no}: expected numbers in r and l, got {row}")
+        returns.append(reward)
+        lengths.append(length)
+    if not returns:
+        raise PathrlError(f"{path}: the Monitor CSV has no finished episode")
+    steps = [float(s) for s in _cumulative(lengths)]
+    smoothed = _rolling_mean(returns, MONITOR_SMOOTHING_EPISODES)
+    columns = {
+        "monitor/r": list(zip(steps, returns, strict=True)),
+        "monitor/l": list(zip(steps, lengths, strict=True)),
+        "monitor/ep_rew_mean": list(zip(steps, smoothed, strict=True)),
+    }
+    return RawLog(str(path), columns, notes, frozenset({"sb3"}))
+
+
+def _cumulative(values: list[float]) -> list[float]:
+    total, out = 0.0, []
+    for value in values:
+        total += value
+        out.append(total)
+    return out
+
+
+def _rolling_mean(values: list[float], size: int) -> list[float]:
+    out, total = [], 0.0
+    for i, value in enumerate(values):
+        total += value
+        if i >= size:
+            total -= values[i - size]
+        out.append(total / min(i + 1, size))
+    return out
 
 
 def _read_text(path: Path) -> str:

@@ -17,9 +17,11 @@ from pathrl.doctor.patterns import (
     AllOf,
     AnyOf,
     Concurrent,
+    Constant,
     DropFromPeak,
     EdgeLevel,
     Frequency,
+    GainLost,
     Gap,
     Level,
     NonFinite,
@@ -36,6 +38,11 @@ QUALITY = ("eval_exact_match", "exact_match", "eval_score")
 ACCURACY = ("eval_exact_match", "exact_match")
 # A whole-run trend (window 0 = the whole series).
 WHOLE_RUN = 0
+# KL to the reference in either unit: per token (TRL GRPO, router) or summed over the response
+# (TRL PPO). Only unit-free patterns (relative trends) may read the summed one.
+KL_ANY_UNIT = ("kl", "kl_sequence")
+# The task's real success measure, most trusted first.
+SUCCESS = ("success", "eval_exact_match", "exact_match")
 
 # The golden config (seed 000 §6.3), the standard cure for an unstable router PPO.
 GOLDEN_CONFIG_FIXES = (
@@ -93,7 +100,7 @@ def build_rules(config: DoctorConfig | None = None) -> list[Rule]:
         *_generation_rules(c),
         *_dpo_rules(c),
         *_sft_rules(c),
-        _non_finite_rule(),
+        *_non_finite_rules(),
     ]
     ids = [r.id for r in rules]
     assert len(ids) == len(set(ids)), "rule ids must be unique"
@@ -106,11 +113,24 @@ def _update_size_rules(c: DoctorConfig) -> list[Rule]:
             id="approx_kl_high",
             title="approx_kl above threshold: updates too large",
             severity="critical",
-            pattern=Level("approx_kl", ">", c.approx_kl_max, c.min_consecutive),
+            pattern=AllOf(
+                required=[
+                    Level("approx_kl", ">", c.approx_kl_max, c.min_consecutive),
+                    Frequency(
+                        "approx_kl",
+                        ">",
+                        c.approx_kl_max,
+                        c.approx_kl_sustained_fraction,
+                        c.approx_kl_sustained_window,
+                        min_points=c.approx_kl_sustained_window,
+                    ),
+                ]
+            ),
             diagnosis=(
                 f"Each PPO update moves the policy too far: approx_kl stays above "
-                f"{c.approx_kl_max:g}. If you watch one metric, watch approx_kl; above "
-                f"{c.approx_kl_max:g}, stop and look."
+                f"{c.approx_kl_max:g} in at least {c.approx_kl_sustained_fraction:.0%} of "
+                f"{c.approx_kl_sustained_window} consecutive updates. If you watch one "
+                f"metric, watch approx_kl; above {c.approx_kl_max:g}, stop and look."
             ),
             causes=(
                 "learning_rate too high for fine-tuning a pretrained policy",
@@ -126,6 +146,27 @@ def _update_size_rules(c: DoctorConfig) -> list[Rule]:
                 "reduce n_epochs to 2…4",
             ),
             source="seed 000 §9.1 (quick table, row 1) and §9 'watch approx_kl'; seed 000 §6.3",
+            supersedes=("approx_kl_episode",),
+        ),
+        Rule(
+            id="approx_kl_episode",
+            title="approx_kl briefly above threshold",
+            severity="warning",
+            pattern=Level("approx_kl", ">", c.approx_kl_max, c.min_consecutive),
+            diagnosis=(
+                f"approx_kl went above {c.approx_kl_max:g} for a few consecutive updates and came "
+                "back: one stretch of large updates, not a sustained excess. Look at what happened "
+                "there (a learning-rate warmup peak, an outlier batch)."
+            ),
+            causes=(
+                "learning_rate peak (warmup end) or an outlier rollout batch",
+                "no target_kl circuit breaker",
+            ),
+            fixes=(
+                "set target_kl 0.02…0.05 so such updates stop early",
+                "if it recurs: lower learning_rate or clip_range",
+            ),
+            source="seed 000 §9.1 row 1 (threshold 0.1); brief episodes: real SB3 PPO logs",
         ),
         Rule(
             id="clip_fraction_high",
@@ -197,9 +238,19 @@ def _update_size_rules(c: DoctorConfig) -> list[Rule]:
             pattern=AllOf(
                 required=[
                     EdgeLevel("approx_kl", "<", c.approx_kl_stalled, at="end", points=5),
-                    NoProgress("reward", c.min_points_flat, min_rel_gain=c.reward_flat_rel_gain),
+                    _reward_no_progress(c),
                 ],
-                gates=[EdgeLevel(ACCURACY, "<", c.high_start_accuracy, at="start")],
+                gates=[
+                    EdgeLevel(ACCURACY, "<", c.high_start_accuracy, at="start"),
+                    # Every group zero-std: the advantage, not the KL penalty, holds it still.
+                    EdgeLevel(
+                        "frac_reward_zero_std",
+                        "<",
+                        c.frac_reward_zero_std_max,
+                        at="end",
+                        points=c.window,
+                    ),
+                ],
             ),
             diagnosis=(
                 "The policy barely changes between updates and the reward does not improve: "
@@ -219,9 +270,18 @@ def _update_size_rules(c: DoctorConfig) -> list[Rule]:
     ]
 
 
+def _reward_no_progress(c: DoctorConfig) -> NoProgress:
+    return NoProgress(
+        "reward",
+        c.min_points_flat,
+        min_rel_gain=c.reward_flat_rel_gain,
+        head_fraction=c.reward_flat_head_fraction,
+    )
+
+
 def _kl_rules(c: DoctorConfig) -> list[Rule]:
     kl_rising = Trend(
-        "kl", "up", c.window, min_abs_change=c.kl_rise_abs, min_rel_change=c.kl_rise_rel
+        KL_ANY_UNIT, "up", c.window, min_abs_change=c.kl_rise_abs, min_rel_change=c.kl_rise_rel
     )
     return [
         Rule(
@@ -230,9 +290,9 @@ def _kl_rules(c: DoctorConfig) -> list[Rule]:
             severity="critical",
             pattern=Level("kl", ">", c.kl_divergent, c.min_consecutive),
             diagnosis=(
-                f"KL to the reference policy is above {c.kl_divergent:g}: the policy has left "
-                "the region where the reward (and the language) can be trusted; training may "
-                "diverge."
+                f"Per-token KL to the reference policy is above {c.kl_divergent:g}: the policy "
+                "has left the region where the reward (and the language) can be trusted; "
+                "training may diverge."
             ),
             causes=(
                 "KL penalty beta too low or missing",
@@ -314,9 +374,19 @@ def _kl_rules(c: DoctorConfig) -> list[Rule]:
             pattern=AllOf(
                 required=[
                     EdgeLevel("kl", "<", c.kl_low_max, at="end", points=5),
-                    NoProgress("reward", c.min_points_flat, min_rel_gain=c.reward_flat_rel_gain),
+                    _reward_no_progress(c),
                 ],
-                gates=[EdgeLevel(ACCURACY, "<", c.high_start_accuracy, at="start")],
+                gates=[
+                    EdgeLevel(ACCURACY, "<", c.high_start_accuracy, at="start"),
+                    # Every group zero-std: the advantage, not the KL penalty, holds it still.
+                    EdgeLevel(
+                        "frac_reward_zero_std",
+                        "<",
+                        c.frac_reward_zero_std_max,
+                        at="end",
+                        points=c.window,
+                    ),
+                ],
             ),
             diagnosis=(
                 "KL to the reference stays tiny and the reward does not rise: the policy is held "
@@ -333,16 +403,123 @@ def _kl_rules(c: DoctorConfig) -> list[Rule]:
     ]
 
 
+def _no_learning_signal(c: DoctorConfig) -> Rule:
+    every_group_zero_std = Frequency(
+        "frac_reward_zero_std", ">", 0.999, c.no_signal_fraction, WHOLE_RUN, min_points=5
+    )
+    zero_gradient = Frequency("grad_norm", "<", 1e-12, c.no_signal_fraction, WHOLE_RUN, 5)
+    constant_reward_and_loss = AllOf(
+        required=[Constant("reward", min_points=5), Constant("loss", min_points=5)]
+    )
+    symptoms = [every_group_zero_std, zero_gradient, constant_reward_and_loss]
+    return Rule(
+        id="no_learning_signal",
+        title="no learning signal at all",
+        severity="critical",
+        pattern=AnyOf(
+            [
+                AllOf(required=[s], supporting=[o for o in symptoms if o is not s])
+                for s in symptoms
+            ]
+        ),
+        diagnosis=(
+            "There is nothing to learn from: every group has identical rewards (zero advantage), "
+            "the gradient is zero, or reward and loss never change. The optimiser steps are "
+            "no-ops; a low KL or a flat reward here is a consequence, not a tuning problem."
+        ),
+        causes=(
+            "the reward function returns the same value for every completion (a parsing or "
+            "format bug, the wrong dataset column, an answer key that never matches)",
+            "the task is far too hard (all fail) or too easy (all succeed) for the policy",
+            "num_generations = 1 or temperature 0: groups of identical completions",
+            "no trainable parameters reach the loss (frozen model, LoRA not attached)",
+        ),
+        fixes=(
+            "print a few completions with their rewards: check the reward function by hand",
+            "check that the reward varies within a group (num_generations ≥ 2, temperature ~1)",
+            "check the trainable parameter count and that the loss has a grad_fn",
+            "pick prompts the policy solves sometimes (curriculum), add partial credit",
+        ),
+        source="seed 002 GRPO log table (frac_reward_zero_std, grad_norm); real TRL GRPO logs",
+        supersedes=(
+            "reward_flat",
+            "kl_low_reward_flat",
+            "policy_not_moving",
+            "frac_reward_zero_std_high",
+            "loss_unstable",
+        ),
+    )
+
+
 def _reward_rules(c: DoctorConfig) -> list[Rule]:
     return [
+        _no_learning_signal(c),
+        Rule(
+            id="reward_gain_lost",
+            title="reward fell from its peak",
+            severity="warning",
+            pattern=GainLost(
+                "reward",
+                min_lost=c.reward_gain_lost,
+                min_rel_gain=c.reward_rise_rel,
+                smooth=c.reward_smooth,
+                min_consecutive=c.min_consecutive + 2,
+                min_points=c.min_points_flat,
+            ),
+            diagnosis=(
+                f"The reward rose, peaked and then gave back at least {c.reward_gain_lost:.0%} "
+                "of its gain by the end of the run: training undid what it had learned."
+            ),
+            causes=(
+                "learning_rate too high late in training (no decay) or too many n_epochs",
+                "policy drift / catastrophic forgetting after the peak",
+                "entropy collapse: the policy stopped exploring and locked onto a worse mode",
+            ),
+            fixes=(
+                "keep the checkpoint at the reward peak (early stop on the reward)",
+                "decay the learning rate (cosine / linear); lower it",
+                "tighten target_kl / clip_range; check entropy around the peak",
+            ),
+            source="seed 000 §9.1 ('worse with time') applied to the reward; real SB3 runs",
+        ),
+        Rule(
+            id="reward_up_success_flat",
+            title="shaped reward up, real success flat",
+            severity="warning",
+            pattern=AllOf(
+                required=[
+                    Trend("reward", "up", WHOLE_RUN, min_rel_change=c.reward_rise_rel),
+                    NoProgress(
+                        SUCCESS,
+                        c.min_points_flat,
+                        min_abs_gain=c.success_min_gain,
+                        min_rel_gain=c.reward_flat_rel_gain,
+                        head_fraction=c.reward_flat_head_fraction,
+                    ),
+                ]
+            ),
+            diagnosis=(
+                "The reward the optimiser sees rises while the real success measure (success "
+                "rate, accuracy reward) does not: the policy farms the shaped part of the reward "
+                "(format, length, proximity) without solving the task."
+            ),
+            causes=(
+                "the shaping terms outweigh the success term",
+                "a shaping term can be collected without progress (reward hacking)",
+            ),
+            fixes=(
+                "weight the success term above the shaping terms; cap or anneal the shaping",
+                "make shaping potential-based (it cannot add reward without progress)",
+                "early stop / select checkpoints on the success measure, not the reward",
+            ),
+            source="seed 000 §7 (reward hacking), §9.2 ('reward up but quality not')",
+        ),
         Rule(
             id="reward_flat",
             title="reward does not rise",
             severity="warning",
             pattern=AllOf(
-                required=[
-                    NoProgress("reward", c.min_points_flat, min_rel_gain=c.reward_flat_rel_gain)
-                ],
+                required=[_reward_no_progress(c)],
                 gates=[EdgeLevel(ACCURACY, "<", c.high_start_accuracy, at="start")],
             ),
             diagnosis=(
@@ -425,7 +602,7 @@ def _quality_rules(c: DoctorConfig) -> list[Rule]:
                     AnyOf(
                         [
                             Trend(
-                                "kl",
+                                KL_ANY_UNIT,
                                 "up",
                                 c.window,
                                 min_abs_change=c.kl_rise_abs,
@@ -636,7 +813,9 @@ def _router_rules(c: DoctorConfig) -> list[Rule]:
 
 
 def _critic_rules(c: DoctorConfig) -> list[Rule]:
-    oscillation = Oscillation("value_loss", c.value_swing_ratio, c.min_swings, c.window, 1e-3)
+    oscillation = Oscillation(
+        "value_loss", c.value_swing_ratio, c.min_swings, c.window, 1e-3, c.value_swing_fold
+    )
     return [
         Rule(
             id="value_loss_oscillation",
@@ -688,7 +867,9 @@ def _critic_rules(c: DoctorConfig) -> list[Rule]:
             id="loss_unstable",
             title="loss swings violently",
             severity="warning",
-            pattern=Oscillation("loss", c.value_swing_ratio, c.min_swings, c.window, 1e-3),
+            pattern=Oscillation(
+                "loss", c.value_swing_ratio, c.min_swings, c.window, 1e-3, nonnegative_only=True
+            ),
             diagnosis="The training loss swings violently from update to update.",
             causes=("batch_size too small", "reward not normalised", "learning_rate too high"),
             fixes=(
@@ -698,7 +879,9 @@ def _critic_rules(c: DoctorConfig) -> list[Rule]:
             ),
             source="seed 000 §9.2 ('training unstable, loss swings')",
             # GRPO's loss (beta·KL − reward) is expected to wobble (seed 002); DPO has its own.
-            exclude_flavors=frozenset({"trl_grpo", "trl_dpo"}),
+            # SB3 / TRL PPO / verl log a signed sum of policy, value and entropy terms near
+            # zero: no level to swing against (and non-negative only guards the rest).
+            exclude_flavors=frozenset({"trl_grpo", "trl_dpo", "sb3", "trl_ppo", "verl"}),
         ),
         Rule(
             id="explained_variance_low",
@@ -809,6 +992,10 @@ def _entropy_and_gradient_rules(c: DoctorConfig) -> list[Rule]:
             causes=("no gradient clipping", "learning_rate too high"),
             fixes=("enable gradient clipping (max_grad_norm 1.0)", "lower learning_rate"),
             source="seed 002 GRPO log table (grad_norm ≤ 1 stable, > 5 needs clipping)",
+            # HF Trainer (and every TRL trainer on it) logs the norm *before* clipping to
+            # max_grad_norm (default 1.0): a high level there is already clipped. Explosions
+            # (grad_norm_explosion) still count.
+            exclude_flavors=frozenset({"hf_trainer"}),
         ),
     ]
 
@@ -955,6 +1142,33 @@ def _sft_rules(c: DoctorConfig) -> list[Rule]:
     ]
 
 
+def _non_finite_rules() -> list[Rule]:
+    return [_non_finite_rule(), _never_finite_rule()]
+
+
+def _never_finite_rule() -> Rule:
+    return Rule(
+        id="metric_never_finite",
+        title="a metric is NaN / inf from its first point",
+        severity="info",
+        pattern=NonFinite(after_finite=False),
+        diagnosis=(
+            "A metric is NaN or infinite from the first logged step: it was never computed "
+            "(not a divergence). The rules that need it cannot judge the run."
+        ),
+        causes=(
+            "the quantity does not exist in this setup (KL with beta = 0 / no reference model, "
+            "a std over groups of one)",
+            "the logger averages an empty tensor (nanmean over no tokens)",
+        ),
+        fixes=(
+            "ignore it if the setup has no such quantity; otherwise fix how it is computed",
+            "map another metric onto the signal with --map RAW=SIGNAL",
+        ),
+        source="real TRL logs (kl NaN from step 1 with beta = 0)",
+    )
+
+
 def _non_finite_rule() -> Rule:
     return Rule(
         id="non_finite_metrics",
@@ -962,8 +1176,8 @@ def _non_finite_rule() -> Rule:
         severity="critical",
         pattern=NonFinite(),
         diagnosis=(
-            "Some metrics became NaN or infinite: training diverged numerically (or the logger "
-            "wrote garbage). Every later update is suspect."
+            "Some metrics were finite and then became NaN or infinite: training diverged "
+            "numerically (or the logger wrote garbage). Every later update is suspect."
         ),
         causes=(
             "learning_rate too high / exploding gradients",
