@@ -20,6 +20,7 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import realistic_demo  # noqa: E402
 import spider_labels  # noqa: E402
+import spider_routes  # noqa: E402
 
 QUESTIONS = BENCHMARKS / "realistic_demo.jsonl"
 
@@ -168,3 +169,24 @@ def test_tables_without_a_foreign_key_chain_are_unroutable():
 @needs_sqlglot
 def test_unparseable_sql_is_unroutable_not_a_crash():
     assert label("SELEKT what FROM").unroutable.startswith("unparseable")
+
+
+def test_the_fallback_converter_makes_a_routable_schema_from_a_tables_json_entry():
+    entry = {
+        "db_id": "shop", "table_names_original": ["Customer", "Orders", "Self"],
+        "column_names_original": [[-1, "*"], [0, "Customer_ID"], [0, "Name"], [1, "Order_ID"],
+                                  [1, "Customer_ID"], [1, "Total"], [1, "Bad Name"],
+                                  [2, "id"], [2, "parent_id"]],
+        "column_types": ["text", "number", "text", "number", "number", "number", "text",
+                         "number", "number"],
+        "primary_keys": [1, 3, 7], "foreign_keys": [[4, 1], [4, 1], [8, 7]],
+    }
+    schema = spider_routes.convert_spider_schema(entry)
+    assert schema.table_names == ("customer", "orders", "self")
+    assert [r.label for r in schema.relations] == ["orders.customer_id -> customer.customer_id"]
+    orders = schema.table("orders")
+    assert (orders.key, orders.field("total").type, orders.field("customer_id").type) == (
+        "order_id", "float", "int")
+    assert "bad name" not in orders.field_names and schema.table("customer").display == "name"
+    vocab = PathVocab.from_schema(schema)
+    assert vocab.is_legal("customer", "orders", ()) and vocab.is_legal("self", "self", ())
