@@ -96,14 +96,15 @@ def test_guess_hops_uses_real_keys_or_guesses():
 class _FixedRouter:
     """Stands in for a trained router: always routes to one legal path."""
 
+    vocab = VOCAB
+
     def __init__(self, triple):
         self.triple = triple
 
-    def route(self, question):
-        from pathrl.router.model import Route
+    def route_batch(self, questions, top_k=3):
+        from pathrl.router.protocol import RankedRoute, Routing
 
-        a, t, v = self.triple
-        return Route(a, t, v, VOCAB.path(a, t, v), 1.0, [])
+        return [Routing(q, [RankedRoute(VOCAB.path(*self.triple), 1.0)]) for q in questions]
 
 
 def test_pipeline_question_to_rows(database):
@@ -114,7 +115,7 @@ def test_pipeline_question_to_rows(database):
     assert "contract_change_log" in answer.query
     assert answer.to_dict()["route"]["path"] == "project>contract>contract_change_log"
     unknown = qa.ask("Show change records of project Atlantis")
-    assert unknown.entity is None  # no known value: runs unfiltered, and says so
+    assert unknown.entity is None  # no known value: no filter (see tests/test_pipeline.py)
 
 
 def test_route_that_cannot_take_the_filter_counts_as_error(database):

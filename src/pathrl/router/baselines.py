@@ -17,6 +17,8 @@ Two routers that learn nothing from the dataset:
 
 Both return, per question, a `Triple` `(anchor, target, via)` or None ("no triple could be
 extracted"); a returned triple may be illegal (that is what the illegal rate measures).
+Both are also `pathrl.router.protocol.Router`s: `route_batch` gives the pick, when legal, with
+probability 1.0 (neither ranks alternatives), and no route otherwise.
 `evaluate_baseline` scores one against labelled examples. See docs/baselines.md.
 """
 
@@ -33,6 +35,7 @@ from typing import Any, Protocol
 from pathrl.data.lexicon import LexicalResolver, has_cjk, plural, table_words
 from pathrl.errors import PathrlError
 from pathrl.paths import PathVocab, Triple
+from pathrl.router.protocol import Routing, check_questions, routing_from_triples
 from pathrl.schema import Schema
 
 BASELINES = ("lexical", "llm")
@@ -42,9 +45,14 @@ PROMPT_LANGUAGES = ("en", "zh")
 
 class RouterBaseline(Protocol):
     name: str
+    vocab: PathVocab
 
     def predict(self, questions: list[str]) -> list[Triple | None]:
         """One prediction per question; None when no triple could be extracted."""
+        ...
+
+    def route_batch(self, questions: Sequence[str], top_k: int = 3) -> list[Routing]:
+        """The `Router` protocol: the legal pick with probability 1.0, else no route."""
         ...
 
 
@@ -105,7 +113,7 @@ _EN_WORD = re.compile(r"(?<![\w'])[a-z]{2,}(?![\w'])")
 _MONTHS = {"January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December"}
 # Chinese words that follow a table word when it is a head noun, not an entity's type.
-_ZH_CONNECTORS = ("的", "相关", "对应", "下", "中", "有", "都", "是", "里", "和", "与", "及",
+ZH_CONNECTORS = ("的", "相关", "对应", "下", "中", "有", "都", "是", "里", "和", "与", "及",
                   "在", "期间", "之", "，", "。", "？", "、", "最", "分别", "一共", "总",
                   "数量", "多少", "共", "看", "列", "哪", "啥", "什么", "吗", "呢", "怎")
 
@@ -148,7 +156,11 @@ class LexicalBaseline:
         self.matcher = TableMatcher(self.schema, self.vocab)
 
     def predict(self, questions: list[str]) -> list[Triple | None]:
-        return [self.predict_one(q) for q in _check_questions(questions)]
+        return [self.predict_one(q) for q in check_questions(questions)]
+
+    def route_batch(self, questions: Sequence[str], top_k: int = 3) -> list[Routing]:
+        questions = check_questions(questions)
+        return routing_from_triples(questions, self.predict(questions), self.vocab)
 
     def read(self, question: str) -> tuple[str | None, str | None, set[str]]:
         """(anchor, target, every named table) as this baseline reads the question."""
@@ -162,9 +174,9 @@ class LexicalBaseline:
         for _start, end, _, hint, flagged in found:
             if hint or flagged or not has_cjk(text[end:end + 1]):
                 continue
-            if text.startswith(_ZH_CONNECTORS, end) or any(s <= end < e for s, e, *_ in found):
+            if text.startswith(ZH_CONNECTORS, end) or any(s <= end < e for s, e, *_ in found):
                 continue
-            stop = re.search("|".join(map(re.escape, _ZH_CONNECTORS)) + r"|\x00", text[end:])
+            stop = re.search("|".join(map(re.escape, ZH_CONNECTORS)) + r"|\x00", text[end:])
             value = text[end:end + stop.start()].strip() if stop else ""
             if value:
                 extra.append(value)
@@ -421,7 +433,7 @@ class LLMBaseline:
 
     # -- public -----------------------------------------------------------------------------
     def predict(self, questions: list[str]) -> list[Triple | None]:
-        questions = _check_questions(questions)
+        questions = check_questions(questions)
         start = time.perf_counter()
         if self.config.backend == "openai":
             outputs = self._answer_openai(questions)
@@ -430,6 +442,10 @@ class LLMBaseline:
         self.last_seconds = time.perf_counter() - start
         self.last_outputs = outputs
         return [extract_triple(text, self.matcher) for text in outputs]
+
+    def route_batch(self, questions: Sequence[str], top_k: int = 3) -> list[Routing]:
+        questions = check_questions(questions)
+        return routing_from_triples(questions, self.predict(questions), self.vocab)
 
     def messages(self, question: str | None) -> list[dict[str, str]]:
         return build_messages(self.schema, self.vocab, self.config, question)
@@ -596,12 +612,3 @@ def evaluate_baseline(baseline: RouterBaseline, examples: Sequence[Any],
             groups.setdefault(str(getattr(ex, attr)), []).append(p == ex.triple)
         out[f"exact_match_by_{attr}"] = {k: sum(v) / len(v) for k, v in sorted(groups.items())}
     return out
-
-
-def _check_questions(questions: Sequence[str]) -> list[str]:
-    if isinstance(questions, str):
-        raise PathrlError("predict() takes a list of questions, not a single string")
-    bad = [i for i, q in enumerate(questions) if not isinstance(q, str)]
-    if bad:
-        raise PathrlError(f"question(s) at position(s) {bad[:5]} are not strings")
-    return list(questions)

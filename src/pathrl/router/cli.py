@@ -188,35 +188,67 @@ def route(question: Annotated[str, typer.Argument(help="The user's question.")],
           execute: Annotated[bool, typer.Option(help="Run the routed query.")] = True,
           schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = None,
           seed: SeedOpt = 7, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Route a question (text -> route -> query -> rows)."""
+    """Route a question (text -> route -> entity -> query -> rows). An entity the database
+    does not hold is an answer (status entity_not_found, with suggestions), not an error."""
     from pathrl.pipeline import RoutedQA
+    from pathrl.router.protocol import load_router
 
+    if top_k < 1:
+        raise PathrlError(f"--top-k must be >= 1, got {top_k}")
     sch = load_schema(schema)
-    router = _load_router(model, sch)
+    router = load_router(model, sch)
     if not execute:
-        result = router.route(question, top_k=top_k).to_dict()
-        print(json.dumps(result, ensure_ascii=False, indent=2)) if as_json else console.print(
-            result)
+        routing = router.route_batch([question], top_k=top_k)[0]
+        if as_json:
+            print(json.dumps(routing.to_dict(), ensure_ascii=False, indent=2))
+            return
+        console.print(f"[bold]Q:[/] {escape(question)}")
+        for rank, r in enumerate(routing.routes, start=1):
+            console.print(f"  {rank}. {_route_label(r)}  (p={r.probability:.2f})")
+        if not routing.routes:
+            console.print("  [red]no legal route[/]")
         return
     _sch, database = open_db(schema, backend, db, seed)
-    answer = RoutedQA(router, database).ask(question)
+    answer = RoutedQA(router, database, top_k=top_k).ask(question)
     if as_json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2, default=str))
         return
     _print_answer(answer)
 
 
-def _print_answer(answer) -> None:
+def _route_label(route) -> str:
     from pathrl.paths import PathVocab
 
-    r = answer.route
+    return (f"[cyan]{route.anchor}[/] —({escape(PathVocab.via_label(route.via))})→ "
+            f"[cyan]{route.target}[/]")
+
+
+_STATUS_COLOUR = {"ok": "green", "empty": "yellow", "error": "red", "no_entity": "yellow",
+                  "entity_not_found": "magenta", "ambiguous_entity": "magenta",
+                  "no_route": "red"}
+
+
+def _print_answer(answer) -> None:
     console.print(f"[bold]Q:[/] {escape(answer.question)}")
-    console.print(f"  route: [cyan]{r.anchor}[/] —({escape(PathVocab.via_label(r.via))})→ "
-                  f"[cyan]{r.target}[/]  (p={r.probability:.2f})  entity: "
-                  f"{escape(repr(answer.entity))}")
-    colour = {"ok": "green", "empty": "yellow", "error": "red"}[answer.result.status]
-    console.print(f"  query: {escape(' '.join(answer.query.split())[:160])}")
-    console.print(f"  rows: [{colour}]{answer.result.count} ({answer.result.status})[/]")
+    colour = _STATUS_COLOUR.get(answer.status, "white")
+    console.print(f"  status: [bold {colour}]{answer.status}[/] — {escape(answer.message)}")
+    if answer.route is not None:
+        console.print(f"  route: {_route_label(answer.route)}  "
+                      f"(p={answer.route.probability:.2f})")
+    if answer.entity is not None:
+        via = f" (matched '{escape(answer.mention)}' in {answer.matched_field})" if (
+            answer.mention and answer.mention != answer.entity) else ""
+        console.print(f"  entity: {escape(repr(answer.entity))}{via}")
+    if answer.status == "entity_not_found" and answer.suggestions:
+        console.print("  did you mean: " + ", ".join(f"[bold]{escape(s)}[/]"
+                                                     for s in answer.suggestions) + "?")
+    elif answer.status == "ambiguous_entity":
+        console.print("  rows holding it: " + ", ".join(escape(s) for s in answer.suggestions))
+    if answer.result is not None:
+        console.print(f"  query: {escape(' '.join(answer.query.split())[:160])}")
+        console.print(f"  rows: [{colour}]{answer.result.count}[/]")
+    else:
+        console.print("  query: none run")
 
 
 def compare_methods(schema, database, splits, routers: dict[str, Any], baselines: list[str],

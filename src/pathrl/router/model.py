@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -27,8 +29,23 @@ from pathrl.backbones import (
 )
 from pathrl.errors import PathrlError
 from pathrl.paths import LegalPath, PathVocab, Triple, Via
+from pathrl.router.protocol import RankedRoute, Routing, check_questions
 
 HEADS = ("anchor", "target", "via")
+
+
+@cache
+def gb2312_hanzi() -> tuple[str, ...]:
+    """The 6,763 GB2312 hanzi (level 1: rows 0xB0-0xD7, level 2: 0xD8-0xF7), generated from
+    Python's codec: the common simplified Chinese characters, with no data file."""
+    out = []
+    for hi in range(0xB0, 0xF8):
+        for lo in range(0xA1, 0xFF):
+            try:
+                out.append(bytes([hi, lo]).decode("gb2312"))
+            except UnicodeDecodeError:  # the five unassigned cells at the end of row 0xD7
+                continue
+    return tuple(out)
 
 
 @dataclass
@@ -81,7 +98,8 @@ class RouterOutput:
 
 @dataclass
 class Route:
-    """A routed question: the best legal triple, its probability, and the alternatives."""
+    """A routed question: the best legal triple, its probability, and the alternatives (the
+    single-question view of a `Routing`, kept for `RouterModel.route` callers)."""
 
     anchor: str
     target: str
@@ -93,6 +111,12 @@ class Route:
     @property
     def triple(self) -> Triple:
         return (self.anchor, self.target, self.via)
+
+    @classmethod
+    def from_routing(cls, routing: Routing) -> Route:
+        best = routing.best
+        return cls(best.anchor, best.target, best.via, best.path, best.probability,
+                   [(r.triple, r.probability) for r in routing.routes[1:]])
 
     def to_dict(self) -> dict:
         return {"anchor": self.anchor, "target": self.target, "via": list(self.via),
@@ -198,13 +222,21 @@ class RouterModel(nn.Module):
             self.backbone.resize_token_embeddings(len(self.tokenizer), mean_resizing=True)
         return added
 
-    def extend_vocab(self, questions: list[str]) -> int:
-        """Add characters of `questions` that tokenize to [UNK] (see RouterConfig.extend_vocab)."""
+    def extend_vocab(self, questions: Sequence[str]) -> int:
+        """Add, as new tokens, every common Chinese character (the GB2312 hanzi) and every
+        other character of `questions` that the tokenizer maps to [UNK] (see
+        RouterConfig.extend_vocab): a Chinese character absent from the training questions
+        then still gets its own (trainable) embedding at inference instead of [UNK].
+        Returns the number of tokens added; 0 when `config.extend_vocab` is off."""
         unk = self.tokenizer.unk_token
-        if unk is None:  # byte-level tokenizers have no unknowns
+        if not self.config.extend_vocab or unk is None:  # byte-level tokenizers: no unknowns
             return 0
-        missing = sorted({ch for q in questions for ch in q
-                          if not ch.isspace() and self.tokenizer.tokenize(ch) == [unk]})
+        candidates = sorted(set(gb2312_hanzi()) | {ch for q in questions for ch in q
+                                                   if not ch.isspace()})
+        unk_id = self.tokenizer.unk_token_id
+        # One batched call: per-character tokenize() over ~7k characters is ~10x slower.
+        ids = self.tokenizer(candidates, add_special_tokens=False)["input_ids"]
+        missing = [ch for ch, i in zip(candidates, ids, strict=True) if i == [unk_id]]
         self.config.added_tokens = sorted(set(self.config.added_tokens) | set(missing))
         return self._add_tokens(missing)
 
@@ -312,32 +344,49 @@ class RouterModel(nn.Module):
         return [(self.vocab.anchors[a], self.vocab.targets[t], self.vocab.vias[v])
                 for a, t, v in zip(idx["anchor"], idx["target"], idx["via"], strict=True)]
 
+    def _legal_probabilities(self, questions: Sequence[str], batch_size: int):
+        """(logits, [batch, n_legal] probabilities over the legal triples) per batch, in eval
+        mode (the caller's train/eval mode is restored afterwards)."""
+        was_training = self.training
+        self.eval()
+        try:
+            for i in range(0, len(questions), batch_size):
+                enc = self.tokenize(list(questions[i:i + batch_size]))
+                logits = self(enc["input_ids"], enc["attention_mask"], with_value=False).logits
+                yield logits, torch.softmax(self.legal_scores(logits), -1)
+        finally:
+            self.train(was_training)
+
     @torch.no_grad()
     def predict(self, questions: list[str], constrained: bool = True,
                 batch_size: int = 64) -> list[Triple]:
-        was_training = self.training
-        self.eval()
         out: list[Triple] = []
-        for i in range(0, len(questions), batch_size):
-            enc = self.tokenize(questions[i:i + batch_size])
-            logits = self(enc["input_ids"], enc["attention_mask"], with_value=False).logits
+        for logits, _probs in self._legal_probabilities(check_questions(questions), batch_size):
             out.extend(self.decode(logits, constrained))
-        self.train(was_training)
         return out
 
     @torch.no_grad()
+    def route_batch(self, questions: Sequence[str], top_k: int = 3,
+                    batch_size: int = 64) -> list[Routing]:
+        """The `Router` protocol: the `top_k` legal paths per question, probabilities
+        renormalised over the legal triples (constrained decoding: never an illegal path)."""
+        questions = check_questions(questions)
+        if top_k < 1:
+            raise PathrlError(f"top_k must be >= 1, got {top_k}")
+        paths = [self.vocab.path_by_triple[t] for t in self.vocab.triples]
+        out: list[Routing] = []
+        for _logits, probs in self._legal_probabilities(questions, batch_size):
+            top = torch.topk(probs, k=min(top_k, probs.shape[-1]), dim=-1)
+            for values, indices in zip(top.values.tolist(), top.indices.tolist(), strict=True):
+                question = questions[len(out)]
+                out.append(Routing(question, [RankedRoute(paths[i], p)
+                                              for p, i in zip(values, indices, strict=True)]))
+        return out
+
     def route(self, question: str, top_k: int = 3) -> Route:
         """The best legal route for one question, with its probability and alternatives
-        (probabilities are renormalised over the legal triples)."""
-        self.eval()
-        enc = self.tokenize([question])
-        logits = self(enc["input_ids"], enc["attention_mask"], with_value=False).logits
-        probs = torch.softmax(self.legal_scores(logits)[0], -1)
-        top = torch.topk(probs, k=min(top_k, probs.numel()))
-        ranked = [(self.vocab.triples[i], float(p)) for p, i in
-                  zip(top.values.tolist(), top.indices.tolist(), strict=True)]
-        (anchor, target, via), p = ranked[0]
-        return Route(anchor, target, via, self.vocab.path(anchor, target, via), p, ranked[1:])
+        (a thin wrapper over `route_batch`)."""
+        return Route.from_routing(self.route_batch([question], top_k=top_k)[0])
 
     # -- persistence ---------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path) -> Path:

@@ -1,0 +1,140 @@
+"""What every router offers, so they are interchangeable: the three-head classifier
+(`RouterModel`), the baselines, a path scorer or a generative router.
+
+    router = load_router("runs/demo/ppo/model", schema)
+    routing = router.route_batch(["Contracts of project Riyadh Railway"], top_k=3)[0]
+    routing.best.path.id, [r.probability for r in routing.routes]
+
+A router returns, per question, a `Routing`: legal paths only, best first, with probabilities
+that sum to at most 1 (the rest is mass on routes not shown, or a router that cannot say).
+A router that finds no route returns an empty `routes` list, never an illegal path.
+
+`load_router` reads `router.json` of a saved router and dispatches on its `"kind"` (absent:
+"factored", the three-head `RouterModel`). Another router registers its loader in
+`ROUTER_LOADERS` under its own kind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from pathrl.errors import PathrlError
+from pathrl.paths import LegalPath, PathVocab, Triple, Via
+from pathrl.schema import Schema
+
+
+@dataclass(frozen=True)
+class RankedRoute:
+    """One legal path and the router's probability for it."""
+
+    path: LegalPath
+    probability: float
+
+    @property
+    def anchor(self) -> str:
+        return self.path.anchor
+
+    @property
+    def target(self) -> str:
+        return self.path.target
+
+    @property
+    def via(self) -> Via:
+        return self.path.via
+
+    @property
+    def triple(self) -> Triple:
+        return self.path.triple
+
+    def to_dict(self) -> dict:
+        return {"anchor": self.anchor, "via": list(self.via), "target": self.target,
+                "path": self.path.id, "probability": round(self.probability, 4)}
+
+
+@dataclass
+class Routing:
+    """A question's routes, best first (may be empty: the router found none)."""
+
+    question: str
+    routes: list[RankedRoute] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        total = sum(r.probability for r in self.routes)
+        if total > 1.0 + 1e-4:
+            raise PathrlError(f"route probabilities sum to {total:.4f} > 1")
+
+    @property
+    def best(self) -> RankedRoute:
+        if not self.routes:
+            raise PathrlError(f"no legal route for '{self.question}'")
+        return self.routes[0]
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "routes": [r.to_dict() for r in self.routes]}
+
+
+@runtime_checkable
+class Router(Protocol):
+    """Question -> ranked legal paths of the schema behind `vocab`."""
+
+    vocab: PathVocab
+
+    def route_batch(self, questions: Sequence[str], top_k: int = 3) -> list[Routing]:
+        """One `Routing` per question, at most `top_k` routes each."""
+        ...
+
+
+def routing_from_triples(questions: Sequence[str], triples: Sequence[Triple | None],
+                         vocab: PathVocab) -> list[Routing]:
+    """Routings for a router that gives one answer per question and no probabilities: its
+    pick with probability 1.0 when legal; no route when it has none or it is illegal."""
+    out = []
+    for question, triple in zip(questions, triples, strict=True):
+        legal = triple is not None and vocab.is_legal(*triple)
+        routes = [RankedRoute(vocab.path(*triple), 1.0)] if legal else []
+        out.append(Routing(question, routes))
+    return out
+
+
+def check_questions(questions: Sequence[str]) -> list[str]:
+    """A list of strings, or a clear error (a bare string is the usual mistake)."""
+    if isinstance(questions, str):
+        raise PathrlError("expected a list of questions, not a single string")
+    bad = [i for i, q in enumerate(questions) if not isinstance(q, str)]
+    if bad:
+        raise PathrlError(f"question(s) at position(s) {bad[:5]} are not strings")
+    return list(questions)
+
+
+def _load_factored(directory: Path, schema: Schema) -> Router:
+    from pathrl.router.model import RouterModel
+
+    return RouterModel.from_pretrained(directory, PathVocab.from_schema(schema),
+                                       schema.fingerprint())
+
+
+RouterLoader = Callable[[Path, Schema], Router]
+ROUTER_LOADERS: dict[str, RouterLoader] = {"factored": _load_factored}
+"""Saved router kinds (router.json "kind") -> loader(directory, schema)."""
+DEFAULT_KIND = "factored"
+
+
+def load_router(directory: str | Path, schema: Schema) -> Router:
+    """The saved router in `directory`, of whatever kind its router.json says."""
+    directory = Path(directory)
+    meta_file = directory / "router.json"
+    if not meta_file.is_file():
+        raise PathrlError(f"'{directory}' is not a saved router (no router.json)")
+    try:
+        meta = json.loads(meta_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise PathrlError(f"{meta_file} is not valid JSON: {exc}") from None
+    kind = meta.get("kind", DEFAULT_KIND) if isinstance(meta, dict) else None
+    if kind not in ROUTER_LOADERS:
+        raise PathrlError(f"router in '{directory}' is of unknown kind {kind!r} (known: "
+                          f"{', '.join(sorted(ROUTER_LOADERS))})")
+    return ROUTER_LOADERS[kind](directory, schema)

@@ -1,0 +1,191 @@
+"""Question -> rows with any `Router`: entity found (display value or another column), named but
+not found (said, with suggestions, and no query), ambiguous, not named; and `pathrl route`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from pathrl.cli import app
+from pathrl.db import open_database
+from pathrl.demo import demo_rows, demo_schema
+from pathrl.paths import PathVocab
+from pathrl.pipeline import RoutedQA
+from pathrl.query import Filter
+from pathrl.router import protocol
+from pathrl.router.protocol import RankedRoute, Routing
+
+SCHEMA = demo_schema()
+VOCAB = PathVocab.from_schema(SCHEMA)
+ROWS = demo_rows(7)
+PROJECT_CONTRACTS = ("project", "contract", ())
+CONTRACTS = ("contract", "contract", ())
+
+
+class FixedRouter:
+    """A `Router` that always routes to one legal path (or to none)."""
+
+    vocab = VOCAB
+
+    def __init__(self, triple=None):
+        self.triple = triple
+
+    def route_batch(self, questions, top_k=3):
+        routes = [RankedRoute(VOCAB.path(*self.triple), 0.9)] if self.triple else []
+        return [Routing(q, routes) for q in questions]
+
+
+class CountingDatabase:
+    """The demo database, counting the route queries it runs."""
+
+    def __init__(self, database):
+        self.inner, self.schema, self.runs = database, database.schema, 0
+
+    def run_path(self, path, flt=Filter()):
+        self.runs += 1
+        return self.inner.run_path(path, flt)
+
+    def execute_hops(self, hops, anchor, flt):
+        return self.inner.execute_hops(hops, anchor, flt)
+
+
+@pytest.fixture(scope="module")
+def database():
+    return open_database(SCHEMA, "sqlite", demo_seed=7)
+
+
+def qa(database, triple=PROJECT_CONTRACTS) -> tuple[RoutedQA, CountingDatabase]:
+    counting = CountingDatabase(database)
+    return RoutedQA(FixedRouter(triple), counting), counting
+
+
+def contracts_of(project_name: str) -> set[str]:
+    pid = next(p["id"] for p in ROWS["project"] if p["name"] == project_name)
+    return {c["id"] for c in ROWS["contract"] if c["project_id"] == pid}
+
+
+def test_display_value_found(database):
+    name = ROWS["project"][0]["name"]
+    answer = qa(database)[0].ask(f"List the contracts of project {name.upper()}")
+    assert answer.status == "ok" and answer.entity == name
+    assert answer.matched_field == "name" and answer.mention == name.upper()
+    assert {r["id"] for r in answer.rows} == contracts_of(name)
+    data = answer.to_dict()
+    assert data["status"] == "ok" and data["route"]["path"] == "project>contract"
+    assert data["count"] == len(contracts_of(name)) and "contract" in data["query"]
+    assert name not in data["query"]  # the value is a bound parameter, never query text
+
+
+def test_value_of_another_column_names_its_row(database):
+    project = ROWS["project"][2]
+    answer = qa(database)[0].ask(f"contracts of project {project['id']}")
+    assert answer.status == "ok" and answer.entity == project["name"]
+    assert answer.matched_field == "id" and answer.mention == project["id"]
+    assert {r["id"] for r in answer.rows} == contracts_of(project["name"])
+
+
+def test_value_shared_by_several_rows_is_ambiguous(database):
+    country = "Kenya"
+    holders = sorted(p["name"] for p in ROWS["project"] if p["country"] == country)
+    assert len(holders) > 1
+    router, db = qa(database)
+    answer = router.ask(f"contracts of the projects in {country}")
+    assert answer.status == "ambiguous_entity" and answer.matched_field == "country"
+    assert answer.suggestions == holders and db.runs == 0 and answer.result is None
+
+
+@pytest.mark.parametrize("question,mention", [
+    ("contracts of project harmless", "harmless"),
+    ("Show the contracts of project Atlantis", "Atlantis"),
+    ('contracts of project "Blue Lagoon"', "Blue Lagoon"),
+    ("项目“和谐号”的合同有哪些", "和谐号"),
+    ("项目长城号的合同", "长城号"),
+    ("项目 Atlantis 的合同", "Atlantis"),
+])
+def test_named_entity_not_found_is_said_and_runs_no_query(database, question, mention):
+    router, db = qa(database)
+    answer = router.ask(question)
+    assert answer.status == "entity_not_found"
+    assert answer.mention == mention and answer.entity is None
+    assert db.runs == 0 and answer.result is None and answer.rows == [] and answer.query == ""
+    names = {p["name"] for p in ROWS["project"]}
+    assert len(answer.suggestions) == 3 and set(answer.suggestions) <= names
+    assert f"'{mention}'" in answer.message and "did you mean" in answer.message
+    assert answer.to_dict()["suggestions"] == answer.suggestions
+
+
+def test_suggestions_are_the_closest_values(database):
+    router = qa(database)[0]
+    typo = router.ask("contracts of project riyadh railwey")
+    assert typo.status == "entity_not_found" and typo.suggestions[0] == "Riyadh Railway"
+    contracts = qa(database, CONTRACTS)[0]
+    answer = contracts.ask("show contract HT-2022-999")
+    assert answer.status == "entity_not_found" and answer.mention == "HT-2022-999"
+    assert all(s.startswith("HT-2022-") for s in answer.suggestions)
+
+
+@pytest.mark.parametrize("question", [
+    "How many contracts does each project have?",
+    "List all contracts",
+    "contracts signed in March 2022",
+    "合同有哪些",
+])
+def test_no_entity_runs_unfiltered_and_says_so(database, question):
+    router, db = qa(database, CONTRACTS)
+    answer = router.ask(question)
+    assert answer.status == "no_entity" and answer.entity is None and answer.mention is None
+    assert db.runs == 1 and answer.result.count == len(ROWS["contract"])
+    assert "unfiltered" in answer.message
+
+
+def test_no_route(database):
+    answer = RoutedQA(FixedRouter(None), database).ask("anything at all")
+    assert answer.status == "no_route" and answer.route is None and answer.result is None
+    assert answer.to_dict()["route"] is None
+
+
+def test_mongo_backend_finds_values_too():
+    mongo = open_database(SCHEMA, "mongo", demo_seed=7)
+    project = ROWS["project"][1]
+    answer = RoutedQA(FixedRouter(PROJECT_CONTRACTS), mongo).ask(
+        f"contracts of project {project['id']}")
+    assert answer.status == "ok" and answer.entity == project["name"]
+    assert {r["id"] for r in answer.rows} == contracts_of(project["name"])
+
+
+# -- the CLI -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def fixed_router_dir(tmp_path, monkeypatch):
+    monkeypatch.setitem(protocol.ROUTER_LOADERS, "fixed-test",
+                        lambda directory, schema: FixedRouter(PROJECT_CONTRACTS))
+    (tmp_path / "router.json").write_text(json.dumps({"kind": "fixed-test"}))
+    return tmp_path
+
+
+def test_cli_route_entity_not_found_is_an_answer(fixed_router_dir):
+    runner = CliRunner()
+    result = runner.invoke(app, ["route", "contracts of project harmless", "-m",
+                                 str(fixed_router_dir)])
+    assert result.exit_code == 0, result.output
+    assert "entity_not_found" in result.output and "did you mean" in result.output
+    assert "query: none run" in result.output
+    data = json.loads(runner.invoke(app, ["route", "contracts of project harmless", "-m",
+                                          str(fixed_router_dir), "--json"]).stdout)
+    assert data["status"] == "entity_not_found" and len(data["suggestions"]) == 3
+    assert data["rows"] == [] and data["query"] == ""
+
+
+def test_cli_route_found_and_routes_only(fixed_router_dir):
+    runner = CliRunner()
+    name = ROWS["project"][0]["name"]
+    data = json.loads(runner.invoke(app, ["route", f"contracts of project {name}", "-m",
+                                          str(fixed_router_dir), "--json"]).stdout)
+    assert data["status"] == "ok" and data["entity"] == name
+    assert data["count"] == len(contracts_of(name))
+    routes = json.loads(runner.invoke(app, ["route", "anything", "-m", str(fixed_router_dir),
+                                            "--no-execute", "--json"]).stdout)
+    assert routes["routes"] == [{"anchor": "project", "via": [], "target": "contract",
+                                 "path": "project>contract", "probability": 0.9}]
