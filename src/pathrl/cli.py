@@ -30,6 +30,7 @@ def _register() -> None:
     from pathrl.doctor.cli import app as doctor_app
     from pathrl.router.cli import demo, eval_cmd, route, train_app
     from pathrl.schema_cli import db_app, query, schema_app
+    from pathrl.synth.cli import app as synth_app
     from pathrl.warmup.cli import app as warmup_app
 
     app.add_typer(schema_app, name="schema")
@@ -42,6 +43,7 @@ def _register() -> None:
     app.command("query")(query)
     app.add_typer(doctor_app, name="doctor")
     app.add_typer(warmup_app, name="warmup")
+    app.add_typer(synth_app, name="synth")
 
 
 _register()
