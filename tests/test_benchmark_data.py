@@ -43,6 +43,11 @@ def test_every_row_has_the_fields_and_a_legal_label(rows, vocab):
     assert len(parsed) == len(rows)
 
 
+def test_every_legal_path_of_the_demo_is_asked_at_least_once(rows, vocab):
+    asked = {(r["anchor"], r["target"], tuple(r["via"])) for r in rows}
+    assert set(vocab.triples) <= asked
+
+
 def test_size_and_no_duplicate_questions(rows):
     assert len(rows) >= 200
     questions = [" ".join(r["question"].lower().split()) for r in rows]
