@@ -46,6 +46,8 @@ CREATE TABLE tags (id INTEGER PRIMARY KEY, label TEXT);
 CREATE TABLE model_tags (model_id INTEGER REFERENCES car_models(model_id),
                          tag_id INTEGER REFERENCES tags(id), PRIMARY KEY (model_id, tag_id));
 CREATE TABLE readings (sensor TEXT, reading_code TEXT, value REAL);
+CREATE TABLE visits (id INTEGER PRIMARY KEY, country_code TEXT REFERENCES countries(code),
+                     visitors INTEGER);
 CREATE TABLE employees (id INTEGER PRIMARY KEY, full_name TEXT, title TEXT,
                         manager_id INTEGER REFERENCES employees(id), hired TEXT);
 """
@@ -71,6 +73,7 @@ def make_shop(path: Path) -> Path:
     conn.executemany("INSERT INTO model_tags VALUES (?, ?)", [(1, 1), (1, 2), (2, 2)])
     conn.executemany("INSERT INTO readings VALUES (?, ?, ?)",
                      [("s1" if i % 2 else "s2", f"R{i}", i / 3) for i in range(10)])
+    conn.executemany("INSERT INTO visits VALUES (?, ?, ?)", [(1, "JP", 10), (2, "DE", 20)])
     conn.executemany("INSERT INTO employees VALUES (?, ?, ?, ?, ?)",
                      [(i, f"Person {i}", "engineer", None if i == 1 else 1, f"2019-01-{i:02d}")
                       for i in range(1, 6)])
@@ -99,11 +102,12 @@ def test_sqlite_tables_keys_and_relations(shop_import):
     assert schema.name == "shop" and shop_import.source == "SQLite"
     assert set(schema.table_names) == {"makers", "countries", "car_models", "orders",
                                        "order_lines", "shipments", "tags", "model_tags",
-                                       "readings", "employees"}
+                                       "readings", "visits", "employees"}
     assert {r.label for r in schema.relations} == {
         "car_models.maker_id -> makers.id", "orders.model_id -> car_models.model_id",
         "order_lines.order_id -> orders.order_id", "model_tags.model_id -> car_models.model_id",
-        "model_tags.tag_id -> tags.id", "employees.manager_id -> employees.id"}
+        "model_tags.tag_id -> tags.id", "employees.manager_id -> employees.id",
+        "visits.country_code -> countries.code"}
     # a composite foreign key cannot be one join: skipped, and said so
     assert any("composite foreign key shipments(order_id, line_no)" in w for w in warnings)
     assert schema.rules.allow_self_loops  # employees.manager_id is kept, paths never use it
@@ -134,6 +138,7 @@ def test_sqlite_inferred_display_time_field_and_words(shop_import):
     assert displays["employees"] == "full_name"  # distinct names beat the one job title
     assert displays["readings"] == "sensor"  # the key is not the display
     assert displays["order_lines"] == "order_id"  # no text column: the key
+    assert displays["visits"] == "country_code"  # a foreign key's codes rather than the key
     assert schema.table("orders").time_field == "placed_at"  # not the "updated" stamp
     assert schema.table("makers").time_field is None
     assert schema.table("car_models").synonyms_en == ("car model",)
@@ -166,6 +171,11 @@ def test_imported_datetime_column_reads_back_and_filters(shop, shop_import):
         ranged = database.run_path(paths["orders"], Filter(date_from="2024-03-10"))
         assert ranged.status == "ok" and ranged.count < 40
         assert all(r["placed_at"] >= "2024-03-10" for r in ranged.rows)
+        # date_to is inclusive: every time of the last day counts (orders 9 and 37)
+        one_day = database.run_path(paths["orders"], Filter(date_from="2024-03-10",
+                                                            date_to="2024-03-10"))
+        assert [r["placed_at"] for r in one_day.rows] == ["2024-03-10T09:15:00",
+                                                          "2024-03-10T13:15:00"]
     finally:
         database.close()
 
@@ -278,6 +288,8 @@ def test_mongo_fields_types_and_references():
     rows = MongoDatabase(schema, db).run_path(paths["makers>models>orders"],
                                               Filter(entity="Maker 2"))
     assert rows.status == "ok" and rows.count > 0
+    same_day = MongoDatabase(schema, db).run_path(paths["orders"], Filter(date_to="2024-03-01"))
+    assert same_day.count == 19  # placed at 1:00 ... 19:00 on the last day of the range
 
 
 def test_propose_mongo_references_finds_the_real_ones():
@@ -409,7 +421,7 @@ def test_cli_writes_refuses_and_forces(shop, tmp_path):
     first = invoke("schema", "import", f"sqlite:///{shop}", "--out", str(out), "--name", "cars",
                    "--max-hops", "2")
     assert first.exit_code == 0, first.output
-    assert "imported cars from SQLite: 10 tables, 6 relations" in first.stdout
+    assert "imported cars from SQLite: 11 tables, 7 relations" in first.stdout
     loaded = Schema.load(out)
     assert loaded.name == "cars" and loaded.rules.max_hops == 2
     out.write_text("mine\n")

@@ -8,7 +8,7 @@ value can never become syntax.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -121,6 +121,9 @@ def _sql_time_filter(stmt: sa.Select, table: sa.FromClause, target: Table, flt: 
         stmt = stmt.where(col >= sa.bindparam("date_from", params["date_from"]))
     if flt.date_to:
         params["date_to"] = _parse_date(flt.date_to, "date_to")
+        if target.field(target.time_field).type == "datetime":  # all of the last day counts
+            params["date_to"] = _to_datetime(params["date_to"] + timedelta(days=1))
+            return stmt.where(col < sa.bindparam("date_to", params["date_to"]))
         stmt = stmt.where(col <= sa.bindparam("date_to", params["date_to"]))
     return stmt
 
@@ -151,7 +154,11 @@ def mongo_query(schema: Schema, hops: tuple[Hop, ...], anchor: str,
         if flt.date_from:
             bounds["$gte"] = _to_datetime(_parse_date(flt.date_from, "date_from"))
         if flt.date_to:
-            bounds["$lte"] = _to_datetime(_parse_date(flt.date_to, "date_to"))
+            last = _to_datetime(_parse_date(flt.date_to, "date_to"))
+            if target_t.field(target_t.time_field).type == "datetime":  # all of the last day
+                bounds["$lt"] = last + timedelta(days=1)
+            else:
+                bounds["$lte"] = last
         pipeline.append({"$match": {prefix + target_t.time_field: bounds}})
     if hops:
         root = "$" + prefix.rstrip(".")

@@ -34,6 +34,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from warnings import catch_warnings, simplefilter
 
 from pathrl.errors import PathrlError, SchemaError
 from pathrl.naming import humanize, table_noun, table_plural, words
@@ -226,27 +227,17 @@ def read_sql_catalog(url: str, *, schema_name: str | None = None,
 
     engine, shown, database = _sql_engine(url)
     sqlite = engine.dialect.name == "sqlite"
-    warnings: list[str] = []
+    notes: list[str] = []
     tables: list[SourceTable] = []
     fks: list[SourceForeignKey] = []
     try:
-        insp = sa.inspect(engine)
-        names = sorted(insp.get_table_names(schema=schema_name))
-        with engine.connect() as conn:
-            for tname in names:
-                cols = insp.get_columns(tname, schema=schema_name)
-                pk = insp.get_pk_constraint(tname, schema=schema_name)
-                col_names = [c["name"] for c in cols]
-                samples = _sample_sql(conn, tname, col_names, schema_name, sample_rows)
-                columns = []
-                for c in cols:
-                    declared = sql_field_type(c["type"])
-                    profile = profile_values(samples[c["name"]])
-                    kind = (refine_sqlite_type(declared, profile, f"{tname}.{c['name']}",
-                                               warnings) if sqlite else declared)
-                    columns.append(SourceColumn(c["name"], kind, profile))
-                tables.append(SourceTable(tname, tuple(columns),
-                                          tuple(pk.get("constrained_columns") or ())))
+        # Odd DDL (INTEGER(11), unnamed FKs) makes reflection warn; that is no user's mistake.
+        with catch_warnings(), engine.connect() as conn:
+            simplefilter("ignore", sa.exc.SAWarning)
+            insp = sa.inspect(conn)
+            for tname in sorted(insp.get_table_names(schema=schema_name)):
+                tables.append(_read_sql_table(insp, conn, tname, schema_name, sample_rows,
+                                              notes if sqlite else None))
                 fks.extend(SourceForeignKey(tname, tuple(fk["constrained_columns"]),
                                             fk["referred_table"], tuple(fk["referred_columns"]))
                            for fk in insp.get_foreign_keys(tname, schema=schema_name))
@@ -257,7 +248,24 @@ def read_sql_catalog(url: str, *, schema_name: str | None = None,
     if not tables:
         raise PathrlError(f"{shown}: no tables to import")
     return Catalog(database, "SQLite" if sqlite else engine.dialect.name, tuple(tables),
-                   tuple(fks), tuple(warnings))
+                   tuple(fks), tuple(notes))
+
+
+def _read_sql_table(insp: Any, conn: Any, table: str, schema_name: str | None,
+                    sample_rows: int, sqlite_notes: list[str] | None) -> SourceTable:
+    """One table's columns, declared types, primary key and value profiles; on SQLite
+    (`sqlite_notes` given) the values correct the declared types."""
+    cols = insp.get_columns(table, schema=schema_name)
+    pk = insp.get_pk_constraint(table, schema=schema_name).get("constrained_columns") or ()
+    samples = _sample_sql(conn, table, [c["name"] for c in cols], schema_name, sample_rows)
+    columns = []
+    for c in cols:
+        kind = sql_field_type(c["type"])
+        profile = profile_values(samples[c["name"]])
+        if sqlite_notes is not None:
+            kind = refine_sqlite_type(kind, profile, f"{table}.{c['name']}", sqlite_notes)
+        columns.append(SourceColumn(c["name"], kind, profile))
+    return SourceTable(table, tuple(columns), tuple(pk))
 
 
 def _sql_engine(url: str) -> tuple[Any, str, str]:
@@ -366,8 +374,7 @@ def value_type(values: Iterable[Any]) -> str | None:
         elif isinstance(v, date):
             kinds.add("date")
         elif isinstance(v, str):
-            kinds.add("date" if _ISO_DATE.match(v) else
-                      "datetime" if _ISO_DATETIME.match(v) else "str")
+            kinds.add(_iso_kind(v))
         else:
             kinds.add("str")
     if not kinds:
@@ -378,6 +385,20 @@ def value_type(values: Iterable[Any]) -> str | None:
         return "float"
     if kinds <= {"date", "datetime"}:
         return "datetime"
+    return "str"
+
+
+def _iso_kind(text: str) -> str:
+    """"date" or "datetime" when SQLAlchemy's SQLite processors (which use `fromisoformat`)
+    can read the text back as one, else "str" ("0000-00-00" looks like a date but is none)."""
+    for kind, pattern, parse in (("date", _ISO_DATE, date.fromisoformat),
+                                 ("datetime", _ISO_DATETIME, datetime.fromisoformat)):
+        if pattern.match(text):
+            try:
+                parse(text)
+            except ValueError:
+                return "str"
+            return kind
     return "str"
 
 
@@ -719,9 +740,10 @@ def infer_key(t: SourceTable) -> tuple[str, str]:
 
 
 def infer_display(t: SourceTable, key: str, foreign: set[str] = frozenset()) -> str:
-    """The text column a question names a row by; the key only when no other text column."""
-    candidates = [c for c in t.columns
-                  if c.type == "str" and c.name != key and c.name not in foreign]
+    """The text column a question names a row by: a foreign key's codes only when no other
+    text column, the key only when no text column at all."""
+    texts = [c for c in t.columns if c.type == "str" and c.name != key]
+    candidates = [c for c in texts if c.name not in foreign] or texts
     if not candidates:
         return key
     own = words(table_noun(t.name))
