@@ -190,13 +190,13 @@ def evaluate(questions: Sequence[LabelledQuestion], predict: Predictor) -> dict:
         "by_intent": {k: asdict(v) for k, v in score_by([q.intent for q in questions], gold,
                                                         predicted).items()},
         "errors": [{"id": q.id, "question": q.question,
-                    "gold": _route_text(q.triple), "predicted": _route_text(p)}
+                    "gold": route_text(q.triple), "predicted": route_text(p)}
                    for q, p in zip(questions, predicted, strict=True)
                    if p is None or (p[0], p[1], tuple(p[2])) != q.triple],
     }
 
 
-def _route_text(triple: Triple | None) -> str:
+def route_text(triple: Triple | None) -> str:
     if triple is None:
         return "(no route)"
     anchor, target, via = triple

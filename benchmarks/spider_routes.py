@@ -39,7 +39,7 @@ import spider_labels
 from pathrl.errors import PathrlError
 from pathrl.paths import PathVocab, Triple
 from pathrl.schema import Schema
-from realistic_demo import load_predictor, score, score_by
+from realistic_demo import load_predictor, route_text, score, score_by
 
 STAGES = ("schema", "data", "train", "score")
 _SPIDER_TYPES = {"number": "float", "boolean": "bool"}  # text, time, others -> str
@@ -204,8 +204,12 @@ def score_database(cfg: RunConfig, db_id: str, schema_file: Path, model: Path,
                     score_by([q.hops for q, _ in legal], gold, predicted).items()},
         "route_s": round(time.perf_counter() - started, 2),
     }
+    errors = [{"index": q.index, "question": q.question, "sql": q.sql,
+               "gold": route_text(t), "predicted": route_text(p)}
+              for (q, t), p in zip(legal, predicted, strict=True)
+              if p is None or (p[0], p[1], tuple(p[2])) != t]
     out = cfg.out / db_id / "score.json"
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    out.write_text(json.dumps({**report, "errors": errors}, indent=2) + "\n", encoding="utf-8")
     return report
 
 
@@ -220,8 +224,12 @@ def run_database(cfg: RunConfig, db_id: str, stages: Sequence[str],
         return result
 
     result: dict = {"db_id": db_id}
-    schema_file, how = timed("schema", build_schema, cfg, db_id)
-    result["schema"] = how
+    if "schema" in stages:
+        schema_file, result["schema"] = timed("schema", build_schema, cfg, db_id)
+    else:
+        schema_file, result["schema"] = cfg.out / db_id / "schema.yaml", "existing"
+        if not schema_file.is_file():
+            raise PathrlError(f"no {schema_file}: run the schema stage first")
     if "data" in stages or "train" in stages or "score" in stages:
         data = cfg.out / db_id / "data"
         if "data" in stages:
