@@ -50,6 +50,10 @@ _DISPLAY_WORDS: dict[str, float] = {
     **dict.fromkeys(("code", "number", "no", "num", "nr", "abbreviation", "abbrev", "symbol",
                      "username", "login", "isbn", "sku"), 2.0),
 }
+# Codes that classify or locate a row rather than name it ("status_code", "postal_code").
+_CATEGORY_WORDS = frozenset({"type", "status", "category", "kind", "class", "method", "gender",
+                             "postal", "zip", "post", "phone", "fax", "area", "country",
+                             "currency", "language", "lang", "color", "colour"})
 # A column carrying its own table's noun ("contract_no" in contract) names that table's rows.
 _OWN_TABLE_BONUS = 1.5
 # Free text (comments, descriptions) is no entity name, however distinct.
@@ -623,6 +627,9 @@ def spider_catalog(entry: dict[str, Any], values: Catalog | None = None,
             cols.append(seen and replace(seen, name=cname) or
                         SourceColumn(cname, _spider_type(cname, ctype)))
         pk = tuple(columns[i][1] for i in pk_cols if columns[i][0] == ti)
+        if real is not None and real.primary_key:  # the database's own key is the truth
+            by_lower = {c.name.lower(): c.name for c in cols}
+            pk = tuple(by_lower.get(k.lower(), k) for k in real.primary_key)
         tables.append(SourceTable(tname, tuple(cols), pk))
     fks = tuple(dict.fromkeys(
         SourceForeignKey(table_names[columns[a][0]], (columns[a][1],),
@@ -730,7 +737,8 @@ def infer_key(t: SourceTable) -> tuple[str, str]:
     if t.primary_key:
         return t.primary_key[0], (f"composite primary key ({', '.join(t.primary_key)}): key "
                                   f"{t.primary_key[0]}")
-    unique = [c for c in t.columns if c.profile and c.profile.unique]
+    # A date or a measure that happens to be unique in a sample is no identity.
+    unique = [c for c in t.columns if c.profile and c.profile.unique and c.type in ("int", "str")]
     id_like = [c for c in unique if (words(c.name) or [""])[-1] in ("id", "key", "code")]
     for pick, why in ((id_like, "an id-like column unique in the sampled rows"),
                       (unique, "unique in the sampled rows")):
@@ -753,6 +761,8 @@ def infer_display(t: SourceTable, key: str, foreign: set[str] = frozenset()) -> 
 def _display_score(c: SourceColumn, own_words: list[str], order: int) -> tuple[Any, ...]:
     parts = words(c.name)
     hint = max((_DISPLAY_WORDS.get(w, 0.0) for w in parts), default=0.0)
+    if hint < 3 and set(parts) & _CATEGORY_WORDS:
+        hint = 0.0
     if hint and len(parts) > len(own_words) and parts[:len(own_words)] == own_words:
         hint += _OWN_TABLE_BONUS
     p = c.profile
