@@ -38,6 +38,11 @@ _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 def words(identifier: str) -> list[str]:
     """Lower-cased words of an identifier: snake_case, kebab-case, CamelCase, ALL_CAPS,
     "tblOrderItems" (a tbl/tb/t_ prefix is dropped), digits kept as their own word."""
+    return list(_words(identifier))
+
+
+@lru_cache(maxsize=8192)
+def _words(identifier: str) -> tuple[str, ...]:
     text = _TABLE_PREFIX.sub("", identifier.strip()) or identifier.strip()
     out: list[str] = []
     for chunk in re.split(r"[\s_\-.]+", text):
@@ -47,9 +52,10 @@ def words(identifier: str) -> list[str]:
             out.extend(m.lower() for m in re.findall(r"[A-Za-z]+|\d+", chunk))
         else:
             out.extend(m.lower() for m in _CAMEL.findall(chunk))
-    return out
+    return tuple(out)
 
 
+@lru_cache(maxsize=8192)
 def humanize(identifier: str) -> str:
     """Words joined by spaces: "OrderItems" -> "order items"."""
     return " ".join(words(identifier)) or identifier.lower()
@@ -86,6 +92,7 @@ def _same_case(original: str, new: str) -> str:
     return new
 
 
+@lru_cache(maxsize=8192)
 def singular(noun: str) -> str:
     """Singular of a noun phrase (the last word changes): "order items" -> "order item"."""
     head, _, last = noun.rpartition(" ")
@@ -93,6 +100,7 @@ def singular(noun: str) -> str:
     return f"{head} {one}" if head else one
 
 
+@lru_cache(maxsize=8192)
 def plural(noun: str) -> str:
     """Plural of a noun phrase (the last word changes); a plural or uncountable is kept."""
     head, _, last = noun.rpartition(" ")
@@ -100,6 +108,7 @@ def plural(noun: str) -> str:
     return f"{head} {many}" if head else many
 
 
+@lru_cache(maxsize=8192)
 def table_noun(table_name: str) -> str:
     """The humanised singular noun of a table: "tblOrderItems" -> "order item"."""
     return singular(humanize(table_name))
@@ -109,6 +118,7 @@ def table_plural(table_name: str) -> str:
     return plural(table_noun(table_name))
 
 
+@lru_cache(maxsize=8192)
 def column_phrase(column: str, table_name: str | None = None) -> str:
     """How a question names a column: words of the name, without a leading copy of the table
     noun ("customer_name" in customer -> "name") or a trailing "id" of a code column."""

@@ -1,19 +1,21 @@
-"""The dataset pipeline (seed 000 §4.2): seed questions -> paraphrases -> entity filling -> mix ->
-validation, de-duplication and stratified splits.
+"""The dataset pipeline: profile the data -> quotas -> usage questions and entity lookups ->
+validation, de-duplication and stratified splits (docs/dataset.md).
 
-1. Seed questions: per legal path and language, one plain question per intent (and asked
-   field), every table of the path named (`QuestionTemplates.seed_frames`).
-2. Augmentation: each slot of the dataset re-realises a seed in a paraphrase style (rule-based,
-   offline) or, optionally, takes a paraphrase from an OpenAI-compatible endpoint
-   (`pathrl.data.llm`).
-3. Entity filling: a real anchor value for which the path returns rows, and for date questions
-   a range around one of those rows (`EntityFiller`).
-4. Mix: quotas per path (single-hop paths share `null_via_share` of the examples; multi-hop paths
-   get at least `min_per_path`, more for more hops), `fuzzy_ratio` fuzzy wording per path.
-5. Every question is read back by the `LexicalResolver`: it must resolve to exactly its label
-   (no ambiguity between legal paths) with the wording it claims; exact and near duplicates are
-   regenerated; every filter is executed once more and must return rows. Splits are stratified
-   by path and wording; the held-out split holds only paraphrase styles training never sees.
+1. Profile: real values of every column, an inferred display field where the schema's is the
+   key (`profile`).
+2. Quotas: single-table paths share `single_table_share` of the examples, join paths the rest
+   weighted by hop count; `max_examples` caps the total, and when paths are many each gets at
+   least one example while the cap holds (paths sampled, stratified by hops, beyond it).
+3. Per path, `usage_share` of the slots are usage questions (`intents.UsageQuestions`: filters,
+   counts, groups, superlatives, aggregates, existence, column mentions), labelled by
+   construction; the rest are entity lookups ("contracts of project X") realised from frames in
+   rule-based paraphrase styles (or LLM paraphrases) and read back by the `LexicalResolver`,
+   which must resolve to exactly the label. A lookup that cannot be worded unambiguously falls
+   back to a usage question; a path that runs out of both gets fewer examples, with a warning
+   and its count in the report (`per_path`, `short_paths`): the build never fails for it.
+4. Exact and near duplicates are rejected; every filter and condition is executed once more and
+   must return rows. Splits are stratified by path and wording; the held-out split holds only
+   paraphrase styles training never sees.
 
 Everything random flows from `random.Random` seeded by the config seed and the path id, and
 iteration is in enumeration order, so the same seed gives byte-identical files.
@@ -24,30 +26,32 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from pathrl.data.entities import EntityFiller, fill, render_dates
-from pathrl.data.example import Example, check_label
+from pathrl.data.example import Condition, Example, check_label
+from pathrl.data.intents import UsageQuestion, UsageQuestions
 from pathrl.data.lexicon import LexicalResolver, distinctive_fields, has_cjk
+from pathrl.data.profile import profile_schema
 from pathrl.data.templates import (
     ALL_STYLES,
     FUZZY_STYLES,
     HELDOUT_STYLES,
-    INTENT_WEIGHTS,
     PRECISE_STYLES,
     Frame,
     QuestionTemplates,
 )
-from pathrl.db import Database
+from pathrl.db import Database, SQLDatabase
 from pathrl.errors import PathrlError
 from pathrl.paths import LegalPath, PathVocab, enumerate_paths
 from pathrl.query import Filter
-from pathrl.schema import Schema
+from pathrl.schema import Schema, Table
 
-GENERATOR_VERSION = "pathrl.data/1"
+GENERATOR_VERSION = "pathrl.data/2"
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 _STYLE_WEIGHTS = {"plain": 0.3, "polite": 0.15, "colloquial": 0.15, "topic_first": 0.2,
@@ -68,12 +72,23 @@ class DatasetConfig:
     examples_per_path: float = _opt(
         13.5, "Average examples per legal path, held-out split included (seed: 566 for 42).")
     min_per_path: int = _opt(
-        6, "Fewest examples any path gets, so multi-hop paths are not drowned.")
-    null_via_share: float = _opt(
-        0.6, "Share of examples on single-hop paths (via = null). Real traffic is mostly "
-             "single hop; the seed had ~80%, which makes 'always null' a reward hack.")
+        6, "Fewest examples any path gets (while max_examples allows), so multi-hop paths are "
+           "not drowned.")
+    single_table_share: float = _opt(
+        0.45, "Share of examples on single-table paths (anchor = target). Real questions need "
+              "one table about half of the time.")
     hop_weight_step: float = _opt(
-        0.25, "Among multi-hop paths, extra weight per hop beyond two (difficulty grading).")
+        0.25, "Among join paths, extra weight per hop beyond two (difficulty grading).")
+    usage_share: float = _opt(
+        0.55, "Share of each path's train/val/test slots written as usage questions (filters, "
+              "counts, groups, superlatives, aggregates...); the rest are entity lookups.")
+    max_per_path: int = _opt(
+        40, "Most examples any one path gets (a schema of few tables cannot put thousands "
+            "of distinct questions on one table).")
+    max_examples: int = _opt(
+        20000, "Cap on the total size. With more paths than the cap allows at min_per_path, "
+               "every path still gets one example while the cap holds (then paths are sampled, "
+               "stratified by hops).")
     fuzzy_ratio: float = _opt(
         0.4, "Share of fuzzy questions (a table word left out) in train/val/test.")
     heldout_share: float = _opt(
@@ -96,7 +111,8 @@ class DatasetConfig:
         if not self.languages or bad:
             problems.append(f"languages must be a non-empty subset of en, zh (got "
                             f"{', '.join(self.languages) or 'none'})")
-        for name in ("null_via_share", "fuzzy_ratio", "heldout_share", "llm_share"):
+        for name in ("single_table_share", "usage_share", "fuzzy_ratio", "heldout_share",
+                     "llm_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} must be within [0, 1], got {getattr(self, name)}")
         if self.heldout_share >= 0.5:
@@ -115,6 +131,8 @@ class DatasetConfig:
             problems.append("examples_per_path and min_per_path must be >= 3")
         if not 0.3 <= self.near_duplicate <= 1.0:
             problems.append("near_duplicate must be within [0.3, 1]")
+        if self.max_examples < 1 or self.max_per_path < 1:
+            problems.append("max_examples and max_per_path must be >= 1")
         if self.max_attempts < 1 or self.llm_paraphrases < 1:
             problems.append("max_attempts and llm_paraphrases must be >= 1")
         if problems:
@@ -160,7 +178,7 @@ class _PathState:
 
 
 def _masked(text: str, entity: str, dates: tuple[str, str] | None) -> str:
-    out = text.replace(entity, "\x00")
+    out = text.replace(entity, "\x00") if entity else text
     for d in dates or ():
         out = out.replace(d, "\x02")
     return out
@@ -180,41 +198,75 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def priority_of(hops: int, wording: str) -> str:
-    """P0: everyday single-hop lookups; P1: two hops or fuzzy single hop; P2: the long tail
-    (three hops or more, fuzzy multi-hop)."""
-    difficulty = hops + (1 if wording == "fuzzy" else 0)
+    """P0: everyday single-table and single-hop questions; P1: two hops or fuzzy single hop;
+    P2: the long tail (three hops or more, fuzzy multi-hop)."""
+    difficulty = max(hops, 1) + (1 if wording == "fuzzy" and hops > 0 else 0)
     return "P0" if difficulty <= 1 else ("P1" if difficulty == 2 else "P2")
 
 
-def allocate_quotas(paths: list[LegalPath], cfg: DatasetConfig) -> dict[str, int]:
-    """Examples per path: single-hop paths share `null_via_share` of the total, multi-hop paths
-    the rest weighted by hop count, every path at least `min_per_path`."""
-    total = round(cfg.examples_per_path * len(paths))
-    single = [p for p in paths if not p.via]
-    multi = [p for p in paths if p.via]
-    weights = {p.id: 1.0 if not p.via else 1.0 + cfg.hop_weight_step * (p.n_hops - 2)
-               for p in paths}
-    if single and multi:
-        single_total = round(total * cfg.null_via_share)
-        multi_total = total - single_total
-        multi_total = max(multi_total, cfg.min_per_path * len(multi))
-        single_total = max(total - multi_total, cfg.min_per_path * len(single))
-        groups = [(single, single_total), (multi, multi_total)]
-    else:
-        groups = [(paths, max(total, cfg.min_per_path * len(paths)))]
-    quotas: dict[str, int] = {}
-    for group, group_total in groups:
-        weight_sum = sum(weights[p.id] for p in group)
-        exact = {p.id: group_total * weights[p.id] / weight_sum for p in group}
-        for p in group:
-            quotas[p.id] = max(cfg.min_per_path, int(exact[p.id]))
-        # Largest remainders first (ties in enumeration order) until the group total is met.
-        order = sorted(group, key=lambda p: -(exact[p.id] - int(exact[p.id])))
-        i = 0
-        while sum(quotas[p.id] for p in group) < group_total and order:
-            quotas[order[i % len(order)].id] += 1
-            i += 1
+def _spread(group: list[LegalPath], total: int, floor: int,
+            weight: Callable[[LegalPath], float]) -> dict[str, int]:
+    """`total` examples over `group`: each at least `floor`, the rest by weight (largest
+    remainders first, ties in enumeration order)."""
+    quotas = {p.id: floor for p in group}
+    rest = total - floor * len(group)
+    if rest <= 0 or not group:
+        return quotas
+    weight_sum = sum(weight(p) for p in group)
+    exact = {p.id: rest * weight(p) / weight_sum for p in group}
+    for p in group:
+        quotas[p.id] += int(exact[p.id])
+    order = sorted(group, key=lambda p: -(exact[p.id] - int(exact[p.id])))
+    missing = total - sum(quotas.values())
+    for p in order[:missing]:
+        quotas[p.id] += 1
     return quotas
+
+
+def _sample_stratified(group: list[LegalPath], k: int, rng: random.Random) -> list[LegalPath]:
+    """k paths of `group`, each hop count represented in proportion (enumeration order kept)."""
+    by_hops: dict[int, list[LegalPath]] = {}
+    for p in group:
+        by_hops.setdefault(p.n_hops, []).append(p)
+    shares = _spread([LegalPath(str(h), "", (), "", ()) for h in by_hops], k, 0,
+                     lambda p: len(by_hops[int(p.id)]))
+    chosen = {p.id for h, paths in by_hops.items()
+              for p in rng.sample(paths, min(len(paths), shares[str(h)]))}
+    return [p for p in group if p.id in chosen]
+
+
+def allocate_quotas(paths: list[LegalPath], cfg: DatasetConfig) -> dict[str, int]:
+    """Examples per path (0 for paths the cap leaves out): single-table paths share
+    `single_table_share` of the total (at most `max_per_path` each), join paths the rest
+    weighted by hop count; every path gets `min_per_path` while `max_examples` allows, else at
+    least one (single tables then give up share), else paths are sampled, stratified by hops.
+    No share is assumed for one-hop paths: they may be 3% or 30% of a schema's paths."""
+    total = min(round(cfg.examples_per_path * len(paths)), cfg.max_examples)
+    single = [p for p in paths if p.is_single_table]
+    joins = [p for p in paths if not p.is_single_table]
+
+    def weight(p: LegalPath) -> float:
+        return 1.0 + cfg.hop_weight_step * max(0, p.n_hops - 2)
+
+    ceiling = max(cfg.max_per_path, cfg.min_per_path)
+    if single and joins:
+        single_total = min(round(total * cfg.single_table_share), ceiling * len(single))
+        # Coverage first: while the cap allows, every path keeps at least one example, so
+        # single tables give up share before join paths go without examples.
+        single_total = max(min(single_total, total - len(joins)), min(len(single), total))
+        groups = [(single, single_total), (joins, max(0, total - single_total))]
+    else:
+        groups = [(paths, total)]
+    quotas = {p.id: 0 for p in paths}
+    rng = random.Random(f"{cfg.seed}:quotas")
+    for group, group_total in groups:
+        if group_total < len(group):  # more paths than examples: sample which get one
+            for p in _sample_stratified(group, group_total, rng):
+                quotas[p.id] = 1
+            continue
+        floor = min(cfg.min_per_path, group_total // len(group))
+        quotas.update(_spread(group, group_total, floor, weight))
+    return {pid: min(q, ceiling) for pid, q in quotas.items()}
 
 
 class DatasetBuilder:
@@ -231,23 +283,28 @@ class DatasetBuilder:
         # Parallel foreign keys give two paths one triple; the label cannot tell them apart,
         # so questions are written for the path a triple resolves to.
         self.paths = [p for p in all_paths if self.vocab.path_by_triple[p.triple] is p]
-        self.filler = EntityFiller(schema, database, [p.anchor for p in self.paths])
+        self.profiles = profile_schema(schema, database)
+        display = {name: prof.display for name, prof in self.profiles.items()}
+        self.filler = EntityFiller(schema, database, [p.anchor for p in self.paths], display)
         self.resolver = LexicalResolver(schema, self.paths, self.filler.entity_tables)
         self.templates = QuestionTemplates(schema, distinctive_fields(schema))
+        self.usage = UsageQuestions(schema, self.profiles, self.filler,
+                                    self.filler.reachable_values)
         self.report: dict[str, Any] = {"fallback_to_precise": 0, "rejected": Counter(),
-                                       "english_only_paths": [], "llm": None}
+                                       "lookup_fallbacks": 0, "llm": None, "warnings": []}
+        self._lookups_failed: set[str] = set()
+        self._tables = {t.name: t for t in schema.tables}
         self._seen_questions: dict[str, str] = {}  # normalised question -> path id
         self._seeds: dict[str, list[SeedQuestion]] = {}
 
     # -- stage 1 ------------------------------------------------------------------------------
+
+    def _t(self, name: str) -> Table:
+        return self._tables[name]  # Schema.table() scans: too slow for 15k paths
     def languages_for(self, path: LegalPath) -> list[str]:
-        """Chinese needs Chinese synonyms for every table of the path."""
-        langs = [lang for lang in self.cfg.languages if lang == "en" or all(
-            self.schema.table(t).synonyms_zh for t in path.tables)]
-        if not langs:  # Chinese only was asked, and this schema cannot say it
-            raise PathrlError(f"path {path.id}: no Chinese synonyms for its tables; add "
-                              "synonyms.zh to the schema or include 'en' in languages")
-        return langs
+        """Every configured language: Chinese words come from synonyms, the built-in
+        dictionary, or stay English inside the Chinese sentence (code-mixing)."""
+        return list(self.cfg.languages)
 
     def seed_questions(self, path: LegalPath) -> list[SeedQuestion]:
         """Stage 1: plain questions naming every table, >= 3 per language, each one checked to
@@ -265,8 +322,8 @@ class DatasetBuilder:
                         seeds.append(SeedQuestion(frame, template, text, entity))
                         break
             if sum(s.frame.lang == lang for s in seeds) < 3:
-                raise PathrlError(f"path {path.id}: cannot write 3 unambiguous {lang} seed "
-                                  "questions; give its tables distinct synonyms")
+                self._warn(f"path {path.id}: fewer than 3 unambiguous {lang} seed questions; "
+                           "give its tables distinct synonyms")
         self._seeds[path.id] = seeds
         return seeds
 
@@ -280,8 +337,8 @@ class DatasetBuilder:
             return None
         entity = self.filler.pick(path, rng, used)
         if entity is None:
-            raise PathrlError(f"path {path.id}: no {path.anchor} value returns rows along this "
-                              "path; check the data (pathrl schema check)")
+            self.report["rejected"]["no_entity_with_rows"] += 1
+            return None
         dates = iso = None
         if draft.frame.intent == "time_range":
             span = self.filler.date_range(path, entity, rng)
@@ -336,63 +393,108 @@ class DatasetBuilder:
         pool = PRECISE_STYLES if slot.wording == "precise" else FUZZY_STYLES
         return [s for s in available if s in pool and s not in heldout]
 
+    def _warn(self, message: str) -> None:
+        self.report["warnings"].append(message)
+
+    def _usage_pool(self, path: LegalPath, rng: random.Random
+                    ) -> dict[str, Iterator[UsageQuestion]]:
+        return {lang: self.usage.candidates(path, lang, rng) for lang in self.languages_for(path)}
+
+    def _take_usage(self, path: LegalPath, lang: str, pools: dict[str, Iterator[UsageQuestion]],
+                    state: _PathState) -> Example | None:
+        """The next usage question of the slot's language (else any language) that is new."""
+        for lang_ in [lang, *(x for x in pools if x != lang)]:
+            for q in pools[lang_]:
+                example = self._accept(path, q.text, q.entity, None, q.filter, q.wording,
+                                       "usage", q.intent, state, q.condition)
+                if example is not None:
+                    return example
+        return None
+
+    def _lookup(self, path: LegalPath, slot: _Slot, rng: random.Random,
+                state: _PathState) -> Example | None:
+        """An entity lookup in a paraphrase style that reads back as exactly this path, or
+        None after `max_attempts` tries (the path then writes no more lookups)."""
+        if path.id in self._lookups_failed:
+            return None
+        half = max(1, self.cfg.max_attempts // 2)
+        for attempt in range(1, self.cfg.max_attempts + 1):
+            wording = slot.wording
+            if wording == "fuzzy" and attempt > half:
+                wording = "precise"
+                if attempt == half + 1:
+                    self.report["fallback_to_precise"] += 1
+            eff = _Slot(slot.lang, wording, slot.heldout)
+            styles = self._styles_for(path, eff)
+            if not styles and slot.heldout:  # no held-out style fits: a training style
+                eff = _Slot(slot.lang, "precise", False)
+                styles = self._styles_for(path, eff)
+            if not styles:
+                break
+            style = rng.choices(styles, weights=[_STYLE_WEIGHTS[s] for s in styles])[0]
+            frame = self.templates.random_frame(path, slot.lang, rng)
+            made = self._attempt(path, frame, style, rng, state.entities)
+            if made is None:
+                if self.report["rejected"]["no_entity_with_rows"] and not \
+                        self.filler.reachable_entities(path):
+                    break  # no anchor value reaches rows: no lookup can be written
+                continue
+            text, entity, dates, got_wording, _template, (frame_used, iso) = made
+            if eff.wording is not None and got_wording != eff.wording:
+                self.report["rejected"]["wording_mismatch"] += 1
+                continue
+            flt = {"entity": entity, "date_from": iso[0] if iso else None,
+                   "date_to": iso[1] if iso else None}
+            cond = None
+            if self.filler.display[path.anchor] != self._t(path.anchor).display:
+                # The row is named by an inferred column that Filter.entity does not match.
+                flt["entity"] = None
+                cond = Condition(path.anchor, self.filler.display[path.anchor], "eq", entity)
+            example = self._accept(path, text, entity, dates, flt, got_wording, style,
+                                   frame_used.intent, state, cond)
+            if example is not None:
+                return example
+        self._lookups_failed.add(path.id)
+        return None
+
     def build_path(self, path: LegalPath, quota: int,
                    llm_pool: list[dict] | None = None) -> list[Example]:
+        """`quota` examples for one path: usage questions and entity lookups mixed by
+        `usage_share`; either falls back to the other; fewer (reported) when both run out."""
         rng = random.Random(f"{self.cfg.seed}:path:{path.id}")
-        seeds = self.seed_questions(path)
-        by_lang: dict[str, list[SeedQuestion]] = {}
-        for s in seeds:
-            by_lang.setdefault(s.frame.lang, []).append(s)
+        if quota <= 0:
+            return []
+        slots = self.plan_slots(path, quota, rng)
+        main = [i for i, slot in enumerate(slots) if not slot.heldout]
+        n_usage = round(len(main) * self.cfg.usage_share)
+        usage_slots = set(rng.sample(main, n_usage)) if main else set()
+        if quota == 1 and main:  # a lone example: usage questions are the everyday kind
+            usage_slots = set(main)
+        pools = self._usage_pool(path, rng)
         state = _PathState()
         out: list[Example] = []
-        for slot in self.plan_slots(path, quota, rng):
+        for i, slot in enumerate(slots):
             example = None
             if llm_pool and not slot.heldout and rng.random() < self.cfg.llm_share:
                 example = self._take_llm(path, slot, llm_pool, state)
-            attempts = 0
-            while example is None:
-                attempts += 1
-                if attempts > 2 * self.cfg.max_attempts:
-                    raise PathrlError(f"path {path.id}: cannot write a new unambiguous question "
-                                      f"after {attempts - 1} tries; lower examples_per_path or "
-                                      "add synonyms for its tables")
-                wording = slot.wording
-                if wording == "fuzzy" and attempts > self.cfg.max_attempts:
-                    wording = "precise"
-                    if attempts == self.cfg.max_attempts + 1:
-                        self.report["fallback_to_precise"] += 1
-                eff = _Slot(slot.lang, wording, slot.heldout)
-                styles = self._styles_for(path, eff)
-                if not styles:
-                    if slot.heldout:  # no held-out style fits: use a training style instead
-                        eff = _Slot(slot.lang, "precise", False)
-                        styles = self._styles_for(path, eff)
-                    if not styles:
-                        raise PathrlError(f"path {path.id}: no paraphrase style available")
-                style = rng.choices(styles, weights=[_STYLE_WEIGHTS[s] for s in styles])[0]
-                # Paraphrase one of the path's seeds (same intent and field, new surface);
-                # seeds are drawn by intent weight so many-field intents do not dominate.
-                lang_seeds = by_lang[slot.lang]
-                per_intent = Counter(s.frame.intent for s in lang_seeds)
-                seed = rng.choices(lang_seeds, weights=[
-                    INTENT_WEIGHTS[s.frame.intent] / per_intent[s.frame.intent]
-                    for s in lang_seeds])[0]
-                made = self._attempt(path, seed.frame, style, rng, state.entities)
-                if made is None:
-                    continue
-                text, entity, dates, got_wording, _template, (frame_used, iso) = made
-                if eff.wording is not None and got_wording != eff.wording:
-                    self.report["rejected"]["wording_mismatch"] += 1
-                    continue
-                example = self._accept(path, text, entity, dates, iso, got_wording, style,
-                                       frame_used.intent, state)
-            out.append(example)
+            if example is None and i in usage_slots:
+                example = self._take_usage(path, slot.lang, pools, state)
+            if example is None:
+                example = self._lookup(path, slot, rng, state)
+                if example is None and not slot.heldout and i not in usage_slots:
+                    self.report["lookup_fallbacks"] += 1
+                    example = self._take_usage(path, slot.lang, pools, state)
+            if example is not None:
+                out.append(example)
             self.progress("questions", 1, 0)
+        if len(out) < quota:
+            self._warn(f"path {path.id}: {len(out)} of {quota} examples (no more distinct "
+                       "questions that read back unambiguously)")
         return out
 
     def _accept(self, path: LegalPath, text: str, entity: str, dates: tuple[str, str] | None,
-                iso: tuple[str, str] | None, wording: str, style: str, intent: str,
-                state: _PathState) -> Example | None:
+                flt: dict[str, Any], wording: str, style: str, intent: str,
+                state: _PathState, condition: Condition | None = None) -> Example | None:
         norm = _normalise(text)
         if norm in self._seen_questions:
             self.report["rejected"]["duplicate"] += 1
@@ -410,8 +512,7 @@ class DatasetBuilder:
             question=text, language=lang, anchor=path.anchor, target=path.target,
             via=path.via, path_id=path.id, hops=path.n_hops, wording=wording, style=style,
             category=intent, priority=priority_of(path.n_hops, wording), entity=entity,
-            filter={"entity": entity, "date_from": iso[0] if iso else None,
-                    "date_to": iso[1] if iso else None},
+            filter=dict(flt), condition=condition,
         )
 
     def _take_llm(self, path: LegalPath, slot: _Slot, pool: list[dict],
@@ -420,8 +521,11 @@ class DatasetBuilder:
             if cand["lang"] != slot.lang or cand["wording"] != slot.wording:
                 continue
             pool.pop(i)
-            return self._accept(path, cand["question"], cand["entity"], cand["dates"],
-                                cand["iso"], cand["wording"], "llm", cand["intent"], state)
+            iso = cand["iso"]
+            flt = {"entity": cand["entity"], "date_from": iso[0] if iso else None,
+                   "date_to": iso[1] if iso else None}
+            return self._accept(path, cand["question"], cand["entity"], cand["dates"], flt,
+                                cand["wording"], "llm", cand["intent"], state)
         return None
 
     def llm_candidates(self, path: LegalPath) -> list[dict]:
@@ -451,19 +555,70 @@ class DatasetBuilder:
         return pool
 
     # -- stage 5 ------------------------------------------------------------------------------
-    def verify(self, examples: list[Example]) -> None:
-        """Labels legal, filters executable with rows: anything else is a bug worth stopping."""
+    def verify(self, examples: list[Example]) -> list[Example]:
+        """Labels must be legal (anything else is a bug worth stopping); every filter and
+        condition is executed once more and an example whose query finds no rows is dropped
+        (counted in the report). SQL runs a plain `SELECT 1 ... LIMIT 1` (bound values, no
+        type processors, so DATETIME text compares by its day); MongoDB runs the route with
+        the Filter part."""
+        kept = []
+        cache: dict[tuple, bool] = {}
         for ex in examples:
             try:
                 check_label(ex, self.vocab)
             except ValueError as exc:
                 raise PathrlError(f"example {ex.id} ({ex.question!r}): {exc}") from None
-            result = self.database.run_path(self.vocab.path_by_id[ex.path_id],
-                                             Filter(**ex.filter))
-            if result.status != "ok":
-                raise PathrlError(f"example {ex.id} ({ex.question!r}): its filter returns "
-                                  f"{result.status} on the database ({result.error or '0 rows'})")
+            key = (ex.path_id, tuple(sorted(ex.filter.items())),
+                   tuple(ex.condition.to_dict().items()) if ex.condition else ())
+            if key not in cache:
+                cache[key] = self._has_rows(self.vocab.path_by_id[ex.path_id], ex)
+            if cache[key]:
+                kept.append(ex)
+            else:
+                self.report["rejected"]["filter_returns_no_rows"] += 1
             self.progress("verify", 1, 0)
+        return kept
+
+    def _has_rows(self, path: LegalPath, ex: Example) -> bool:
+        if not isinstance(self.database, SQLDatabase):
+            result = self.database.run_path(path, Filter(**ex.filter))
+            return result.status == "ok"
+        alias = {t: f"t{i}" for i, t in enumerate(path.tables)}
+        joins = "".join(f' JOIN "{h.dst_table}" t{i} ON t{i - 1}."{h.src_field}" = '
+                        f't{i}."{h.dst_field}"' for i, h in enumerate(path.hops, start=1))
+        last = f"t{path.n_hops}"
+        where, params = [], {}
+        if ex.filter.get("entity") is not None:
+            where.append(f't0."{self._t(path.anchor).display}" = :entity')
+            params["entity"] = ex.filter["entity"]
+        time_field = self._t(path.target).time_field
+        for key, op in (("date_from", ">="), ("date_to", "<=")):
+            if ex.filter.get(key):
+                where.append(f'substr({last}."{time_field}", 1, 10) {op} :{key}')
+                params[key] = ex.filter[key]
+        cond = ex.condition
+        if cond is not None:
+            col = f'{alias.get(cond.table, "t0")}."{cond.column}"'
+            sql_op = {"eq": "=", "gt": ">", "lt": "<", "before": "<", "after": ">"}
+            if cond.op == "eq":
+                where.append(f"CAST({col} AS TEXT) = :c1")
+                params["c1"] = str(cond.value)
+            elif cond.op in ("gt", "lt"):
+                where.append(f"{col} {sql_op[cond.op]} :c1")
+                params["c1"] = cond.value
+            elif cond.op == "between":
+                where.append(f"{col} BETWEEN :c1 AND :c2")
+                params.update(c1=cond.value, c2=cond.value2)
+            elif cond.op in ("before", "after"):
+                where.append(f"substr({col}, 1, 10) {sql_op[cond.op]} :c1")
+                params["c1"] = cond.value
+            else:  # year
+                where.append(f"substr({col}, 1, 4) = :c1")
+                params["c1"] = str(cond.value)
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        result = self.database.execute(
+            f'SELECT 1 AS ok FROM "{path.anchor}" t0{joins}{clause} LIMIT 1', params)
+        return result.status == "ok"
 
     def split(self, examples: list[Example]) -> DatasetSplits:
         """heldout = held-out styles; the rest train/val/test stratified by path and wording:
@@ -506,31 +661,53 @@ class DatasetBuilder:
         llm_pools: dict[str, list[dict]] = {}
         if self.paraphraser is not None:
             for path in self.paths:
-                llm_pools[path.id] = self.llm_candidates(path)
+                if quotas[path.id]:
+                    llm_pools[path.id] = self.llm_candidates(path)
             self.report["llm"] = {
                 "endpoint": getattr(self.paraphraser, "describe", lambda: "custom")(),
                 "candidates": sum(map(len, llm_pools.values()))}
         for path in self.paths:
             examples.extend(self.build_path(path, quotas[path.id], llm_pools.get(path.id)))
         self.progress("verify_start", 0, len(examples))
-        self.verify(examples)
+        examples = self.verify(examples)
         splits = self.split(examples)
         if self.paraphraser is not None:
             self.report["llm"]["used"] = sum(ex.style == "llm" for ex in examples)
+        per_path = Counter(ex.path_id for ex in examples)
+        short = {p.id: {"quota": quotas[p.id], "examples": per_path[p.id]}
+                 for p in self.paths if per_path[p.id] < quotas[p.id]}
+        inferred = {name: prof.display for name, prof in self.profiles.items()
+                    if prof.display != self._t(name).display}
         splits.report = {
             "generator": GENERATOR_VERSION,
             "schema": self.schema.name,
             "schema_fingerprint": self.schema.fingerprint(),
             "legal_paths": len(self.vocab.paths),
-            "paths_with_examples": len(self.paths),
+            "paths_with_examples": len(per_path),
+            "paths_without_examples": sum(1 for p in self.paths if not per_path[p.id]),
             "quotas": quotas,
+            "per_path": {p.id: per_path[p.id] for p in self.paths},
+            "short_paths": short,
+            "inferred_display": inferred,
             "fallback_to_precise": self.report["fallback_to_precise"],
+            "lookup_fallbacks": self.report["lookup_fallbacks"],
             "rejected_candidates": dict(sorted(self.report["rejected"].items())),
             "entity_queries": self.filler.queries,
+            "warnings": self.report["warnings"][:50],
+            "warning_count": len(self.report["warnings"]),
             "llm": self.report["llm"],
             "config": self.cfg.to_dict(),
         }
+        if short:
+            warnings.warn(f"{len(short)} of {len(self.paths)} paths got fewer examples than "
+                          f"their quota ({sum(v['examples'] for v in short.values())} of "
+                          f"{sum(v['quota'] for v in short.values())}); see the manifest's "
+                          "short_paths", DatasetWarning, stacklevel=2)
         return splits
+
+
+class DatasetWarning(UserWarning):
+    """The build degraded (fewer examples on some paths) instead of failing."""
 
 
 def build_dataset(schema: Schema, database: Database, cfg: DatasetConfig | None = None, *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -41,8 +42,13 @@ def build(
     per_path: Annotated[float, typer.Option(
         "--per-path", help="Average examples per legal path (held-out included).")] = 13.5,
     fuzzy_ratio: Annotated[float, typer.Option(help="Share of fuzzy questions.")] = 0.4,
-    null_via_share: Annotated[float, typer.Option(
-        help="Share of single-hop (via = null) examples.")] = 0.6,
+    single_table_share: Annotated[float, typer.Option(
+        help="Share of examples on single-table paths (anchor = target).")] = 0.45,
+    usage_share: Annotated[float, typer.Option(
+        help="Share of usage questions (filters, counts, groups, superlatives...) per "
+             "path; the rest are entity lookups.")] = 0.55,
+    max_examples: Annotated[int, typer.Option(
+        help="Cap on the total size (paths are sampled beyond it).")] = 20000,
     heldout_share: Annotated[float, typer.Option(
         help="Share written in held-out (long-tail) styles.")] = 0.1,
     split: Annotated[str, typer.Option(help="train,val,test shares.")] = "0.8,0.1,0.1",
@@ -68,6 +74,7 @@ def build(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from pathrl.data import DatasetConfig, build_dataset, write_dataset
+    from pathrl.data.build import DatasetWarning
     from pathrl.data.example import MANIFEST
     from pathrl.data.llm import LLMParaphraser, LLMSettings
     from pathrl.demo import cache_dir
@@ -77,7 +84,9 @@ def build(
         raise PathrlError(f"{out} already holds a dataset (pass --force to replace it)")
     cfg = DatasetConfig(
         seed=seed, languages=tuple(x.strip() for x in languages.split(",") if x.strip()),
-        examples_per_path=per_path, fuzzy_ratio=fuzzy_ratio, null_via_share=null_via_share,
+        examples_per_path=per_path, fuzzy_ratio=fuzzy_ratio,
+        single_table_share=single_table_share, usage_share=usage_share,
+        max_examples=max_examples,
         heldout_share=heldout_share,
         split_ratios=_floats(split, "--split", 3),  # type: ignore[arg-type]
         llm_share=llm_share)
@@ -100,24 +109,38 @@ def build(
                 bar.advance(tasks[stage], done)
 
         try:
-            splits = build_dataset(sch, database, cfg, paraphraser=paraphraser,
-                                   progress=progress)
+            with warnings.catch_warnings():  # reported below, one line, not a traceback
+                warnings.simplefilter("ignore", DatasetWarning)
+                splits = build_dataset(sch, database, cfg, paraphraser=paraphraser,
+                                       progress=progress)
         finally:
             database.close()
     write_dataset(splits, out, overwrite=True)
     from pathrl.data.stats import dataset_stats
 
     stats = dataset_stats(splits)
+    report = splits.report
     if as_json:
         print(json.dumps({"out": str(out), "counts": {k: len(v) for k, v in splits.items()},
                           "via_null_ratio": stats["all"]["via_null_ratio"],
-                          "fuzzy_ratio": stats["train_val_test"]["fuzzy_ratio"]}, indent=2))
+                          "single_table_ratio": stats["all"]["single_table_ratio"],
+                          "fuzzy_ratio": stats["train_val_test"]["fuzzy_ratio"],
+                          "paths_without_examples": report["paths_without_examples"],
+                          "short_paths": len(report["short_paths"]),
+                          "warnings": report["warning_count"]}, indent=2))
         return
     counts = ", ".join(f"{k} {len(v)}" for k, v in splits.items())
     console.print(f"wrote [bold]{out}[/]: {counts} "
                   f"({stats['all']['examples']} examples, {len(splits.report['quotas'])} paths; "
                   f"via null {stats['all']['via_null_ratio']:.1%}, fuzzy "
                   f"{stats['train_val_test']['fuzzy_ratio']:.1%} of train/val/test)")
+    if report["short_paths"] or report["paths_without_examples"]:
+        short = report["short_paths"]
+        console.print(f"[yellow]warning:[/] {len(short)} path(s) got fewer examples than their "
+                      f"quota ({sum(v['examples'] for v in short.values())} of "
+                      f"{sum(v['quota'] for v in short.values())}), "
+                      f"{report['paths_without_examples']} path(s) none (max_examples cap or "
+                      "no distinct questions); per-path counts: manifest.json per_path")
     if splits.report.get("llm"):
         console.print(f"LLM paraphrases: {splits.report['llm']}")
     console.print(f"next: pathrl data stats {out}")
@@ -144,6 +167,9 @@ def stats_cmd(
     if manifest:
         stats["schema"] = manifest.get("schema")
         stats["schema_fingerprint"] = manifest.get("schema_fingerprint")
+        stats["short_paths"] = manifest.get("short_paths", {})
+        stats["paths_without_examples"] = manifest.get("paths_without_examples", 0)
+        stats["build_warnings"] = manifest.get("warning_count", 0)
     written = []
     if not no_charts:
         from pathrl.data.charts import write_charts
@@ -163,12 +189,20 @@ def stats_cmd(
     table.add_row("examples", *(str(c["examples"]) for c in columns))
     table.add_row("paths", *(str(c["paths"]) for c in columns))
     table.add_row("via null", *(f"{c['via_null_ratio']:.1%}" for c in columns))
+    table.add_row("single table", *(f"{c['single_table_ratio']:.1%}" for c in columns))
+    table.add_row("per path min/median/max", *(
+        f"{c['per_path']['min']}/{c['per_path']['median']}/{c['per_path']['max']}"
+        for c in columns))
     table.add_row("fuzzy", *(f"{c['fuzzy_ratio']:.1%}" for c in columns))
     for dim in ("language", "hops", "wording", "priority", "category", "style"):
         keys = list(dict.fromkeys(k for c in columns for k in c[dim]))
         for k in keys:
             table.add_row(f"{dim}: {k}", *(str(c[dim].get(k, 0)) for c in columns))
     console.print(table)
+    if stats.get("short_paths") or stats.get("paths_without_examples"):
+        console.print(f"[yellow]{len(stats['short_paths'])} path(s) below their quota, "
+                      f"{stats['paths_without_examples']} without examples[/] (manifest.json "
+                      "per_path / short_paths)")
     shared = stats["styles_shared_with_heldout"]
     if shared:
         console.print(f"[yellow]held-out styles also in train/val/test:[/] {', '.join(shared)}")

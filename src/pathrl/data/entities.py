@@ -12,6 +12,7 @@ import calendar
 import random
 from datetime import date
 
+from pathrl.data.profile import as_day
 from pathrl.data.templates import DATE_FROM, DATE_TO, ENTITY
 from pathrl.db import Database, SQLDatabase
 from pathrl.errors import PathrlError
@@ -42,23 +43,25 @@ def distinct_values(database: Database, table: str, field: str) -> list[str]:
 class EntityFiller:
     """Entity pools per anchor table, with the rows each (path, entity) returns (cached)."""
 
-    def __init__(self, schema: Schema, database: Database, anchors: list[str]):
+    def __init__(self, schema: Schema, database: Database, anchors: list[str],
+                 display: dict[str, str] | None = None):
+        """`display`: the column naming each anchor's rows (default: the schema's display
+        field; the builder passes an inferred name column where that is the key). An anchor
+        without usable values gets an empty pool (its entity questions are skipped)."""
         self.schema = schema
         self.database = database
+        self.display = {t.name: (display or {}).get(t.name, t.display) for t in schema.tables}
         self.pools: dict[str, list[str]] = {}
         for anchor in sorted(set(anchors)):
-            table = schema.table(anchor)
-            values = distinct_values(database, anchor, table.display)
-            if not values:
-                raise PathrlError(f"anchor table '{anchor}' has no usable values in its display "
-                                  f"field '{table.display}': the database is empty or the "
-                                  "field is wrong")
-            self.pools[anchor] = values
+            self.pools[anchor] = distinct_values(database, anchor, self.display[anchor])
         self.entity_tables: dict[str, set[str]] = {}
         for anchor, values in self.pools.items():
             for v in values:
                 self.entity_tables.setdefault(v, set()).add(anchor)
         self._reachable_cache: dict[str, dict[str, list[str]]] = {}
+        self._pool_set_cache: dict[str, set[str]] = {}
+        self._sorted_cache: dict[str, list[str]] = {}
+        self._values_cache: dict[tuple[str, str], list[str]] = {}
         self.queries = 0
 
     def _reachable(self, path: LegalPath) -> dict[str, list[str]]:
@@ -67,7 +70,7 @@ class EntityFiller:
         generated query per value."""
         if path.id in self._reachable_cache:
             return self._reachable_cache[path.id]
-        anchor = self.schema.table(path.anchor)
+        display = self.display[path.anchor]
         time_field = self.schema.table(path.target).time_field
         found: dict[str, list[str]] = {}
         if isinstance(self.database, SQLDatabase):
@@ -76,7 +79,7 @@ class EntityFiller:
                 for i, h in enumerate(path.hops, start=1))
             when = f', t{len(path.hops)}."{time_field}" AS d' if time_field else ""
             result = self.database.execute(
-                f'SELECT DISTINCT t0."{anchor.display}" AS e{when} '
+                f'SELECT DISTINCT t0."{display}" AS e{when} '
                 f'FROM "{path.anchor}" t0{joins}')
             self.queries += 1
             if result.status == "error":
@@ -84,23 +87,56 @@ class EntityFiller:
             for row in result.rows:
                 if row["e"] is not None:
                     days = found.setdefault(str(row["e"]).strip(), [])
-                    if time_field and row.get("d") is not None:
-                        days.append(str(row["d"])[:10])
-        else:
+                    day = as_day(row["d"]) if time_field and row.get("d") is not None else None
+                    if day:
+                        days.append(day)
+        elif display == self.schema.table(path.anchor).display:
             for value in self.pools[path.anchor]:
                 result = self.database.run_path(path, Filter(entity=value))
                 self.queries += 1
                 if result.status == "error":
                     raise PathrlError(f"path {path.id} fails on the database: {result.error}")
                 if result.rows:
-                    found[value] = [str(r[time_field])[:10] for r in result.rows
-                                    if time_field and r.get(time_field) is not None]
-        self._reachable_cache[path.id] = {k: sorted(set(v)) for k, v in found.items()}
+                    found[value] = [d for d in (as_day(r[time_field]) for r in result.rows
+                                                if time_field and r.get(time_field) is not None)
+                                    if d]
+        self._reachable_cache[path.id] = {k: sorted(set(v)) for k, v in found.items()
+                                          if k in self._pool_sets(path.anchor)}
         return self._reachable_cache[path.id]
+
+    def _pool_sets(self, anchor: str) -> set[str]:
+        if anchor not in self._pool_set_cache:
+            self._pool_set_cache[anchor] = set(self.pools.get(anchor, ()))
+        return self._pool_set_cache[anchor]
+
+    def reachable_entities(self, path: LegalPath) -> list[str]:
+        """Anchor values for which the path returns rows, sorted."""
+        if path.id not in self._sorted_cache:
+            self._sorted_cache[path.id] = sorted(self._reachable(path))
+        return self._sorted_cache[path.id]
+
+    def reachable_values(self, path: LegalPath, column: str) -> list[str]:
+        """Distinct values of the anchor's `column` whose rows reach the target along the path
+        (SQL only; elsewhere none, so such questions are not written)."""
+        key = (path.id, column)
+        if key not in self._values_cache:
+            out: list[str] = []
+            if isinstance(self.database, SQLDatabase):
+                joins = "".join(
+                    f' JOIN "{h.dst_table}" t{i} ON t{i - 1}."{h.src_field}" = '
+                    f't{i}."{h.dst_field}"' for i, h in enumerate(path.hops, start=1))
+                result = self.database.execute(
+                    f'SELECT DISTINCT t0."{column}" AS v FROM "{path.anchor}" t0{joins}')
+                self.queries += 1
+                if result.status != "error":
+                    out = sorted({str(r["v"]).strip() for r in result.rows
+                                  if r["v"] is not None and str(r["v"]).strip()})
+            self._values_cache[key] = out
+        return self._values_cache[key]
 
     def pick(self, path: LegalPath, rng: random.Random, used: dict[str, int]) -> str | None:
         """An entity whose path returns rows, preferring the ones this path used least."""
-        pool = list(self.pools[path.anchor])
+        pool = list(self.pools.get(path.anchor, ()))
         rng.shuffle(pool)
         pool.sort(key=lambda v: used.get(v, 0))  # stable: random among the least used
         reachable = self._reachable(path)

@@ -27,6 +27,44 @@ WORDINGS = ("precise", "fuzzy")
 MANIFEST = "manifest.json"
 
 
+CONDITION_OPS = ("eq", "gt", "lt", "between", "before", "after", "year")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """An attribute condition the question states and `Filter` cannot express: a real value of
+    `table.column` ("products priced above 100": product.price gt 100; "employees in Sales":
+    employee.department eq "Sales"; a row named by a column other than the display field).
+    `value2` is the upper bound of `between`; dates are ISO days, `year` a four-digit year."""
+
+    table: str
+    column: str
+    op: str
+    value: str | float
+    value2: str | float | None = None
+
+    def __post_init__(self) -> None:
+        if self.op not in CONDITION_OPS:
+            raise ValueError(f"condition op must be one of {CONDITION_OPS}, got {self.op!r}")
+        if (self.op == "between") != (self.value2 is not None):
+            raise ValueError("condition value2 is the upper bound of 'between' (and only of it)")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"table": self.table, "column": self.column, "op": self.op, "value": self.value}
+        if self.value2 is not None:
+            out["value2"] = self.value2
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Condition:
+        if not isinstance(raw, dict) or set(raw) - {"table", "column", "op", "value", "value2"} \
+                or not {"table", "column", "op", "value"} <= set(raw):
+            raise ValueError(f"condition must be {{table, column, op, value[, value2]}}, "
+                             f"got {raw!r}")
+        return cls(str(raw["table"]), str(raw["column"]), str(raw["op"]), raw["value"],
+                   raw.get("value2"))
+
+
 @dataclass(frozen=True)
 class Example:
     """A question labelled with its route (anchor, target, via) and everything to run it."""
@@ -41,10 +79,12 @@ class Example:
     hops: int
     wording: str  # "precise" (every table named) | "fuzzy" (route must be inferred)
     style: str  # template / paraphrase style that produced the question
-    category: str  # the intent: list, count, latest, sum, attribute, time_range, llm...
+    category: str  # the intent: lookup intents (list, count, latest, sum, attribute,
+    # time_range, llm) and usage intents (filter_text, group_count, superlative, ...)
     priority: str  # P0 everyday single hop ... P2 long tail (see docs/dataset.md)
-    entity: str
+    entity: str  # the value the question names ("" when it names none)
     filter: dict[str, Any] = field(default_factory=dict)  # Filter-compatible
+    condition: Condition | None = None  # an attribute condition Filter cannot express
 
     @property
     def triple(self) -> tuple[str, str, tuple[str, ...]]:
@@ -65,6 +105,7 @@ class Example:
             "style": self.style, "category": self.category, "priority": self.priority,
             "entity": self.entity,
             "filter": {k: self.filter.get(k) for k in ("entity", "date_from", "date_to")},
+            **({"condition": self.condition.to_dict()} if self.condition else {}),
         }
 
     def to_json(self) -> str:
@@ -102,8 +143,10 @@ class Example:
             style=str(row.get("style", "")), category=str(row.get("category", "")),
             priority=str(row.get("priority", "")), entity=str(row.get("entity") or ""),
             filter=dict(flt),
+            condition=Condition.from_dict(row["condition"]) if row.get("condition") else None,
         )
-        if ex.hops != len(ex.via) + 1:
+        single_table = ex.anchor == ex.target and not ex.via
+        if ex.hops != (0 if single_table else len(ex.via) + 1):
             raise ValueError(f"hops={ex.hops} does not match via {list(ex.via)}")
         if vocab is not None:
             check_label(ex, vocab)

@@ -15,17 +15,17 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from pathrl import naming
+from pathrl.data.zh_words import zh_phrase
 from pathrl.paths import LegalPath
 from pathrl.schema import Field, Schema, Table
 
-# Nouns that take no plural "s" in the phrases synonyms use ("site work", "project staff").
-_UNCOUNTABLE = {"work", "progress", "staff", "equipment", "information", "personnel", "data",
-                "software", "feedback", "news", "cash"}
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # A description that enumerates values ("pass / fail / rework") is no phrase for the field.
 _ENUM_DESCRIPTION = re.compile(r"\s/\s|\sor\s")
 _NOT_ADDITIVE = re.compile(r"percent|progress|rate|ratio|score|rating|level|year|age\b")
 _UNIT_SUFFIX = re.compile(r"\s+in\s+[A-Z]{2,4}$")
+_BEFORE_ENTITY = re.compile(r"[\s\"'“”「」]*\x00")
 
 # Chinese phrases for common English field phrases; a field without one is simply not used in
 # Chinese field questions (the schema carries no Chinese field names).
@@ -49,31 +49,29 @@ def has_cjk(text: str) -> bool:
 
 
 def plural(noun: str) -> str:
-    """English plural of a (possibly multi-word) noun phrase: pluralise the last word."""
-    head, _, last = noun.rpartition(" ")
-    low = last.lower()
-    if low in _UNCOUNTABLE or not last.isascii() or not last[-1:].isalpha():
-        plural_last = last
-    elif low.endswith("y") and len(low) > 1 and low[-2] not in "aeiou":
-        plural_last = last[:-1] + "ies"
-    elif low.endswith(("s", "x", "z", "ch", "sh")):
-        plural_last = last + "es"
-    else:
-        plural_last = last + "s"
-    return f"{head} {plural_last}" if head else plural_last
+    """English plural of a (possibly multi-word) noun phrase; a plural stays as it is."""
+    if not noun.isascii():
+        return noun
+    return naming.plural(noun)
 
 
 def humanize(identifier: str) -> str:
-    return identifier.replace("_", " ").strip().lower()
+    return naming.humanize(identifier)
 
 
 def table_words(table: Table, lang: str) -> tuple[str, ...]:
     """The words a user calls a table by, most usual first (never empty)."""
     if lang == "zh":
         words = tuple(table.synonyms_zh)
-        return words or table_words(table, "en")
-    words = tuple(w.lower() for w in table.synonyms_en)
-    return words or (humanize(table.name),)
+        if words:
+            return words
+        zh = zh_phrase(naming.table_noun(table.name))
+        # No Chinese synonym, no dictionary entry: the English word inside a Chinese sentence.
+        return (zh,) if zh else table_words(table, "en")
+    # Synonyms may be plural ("orders" from introspection): the singular is the word.
+    words = tuple(dict.fromkeys(naming.singular(w.lower().strip()) for w in table.synonyms_en
+                                if w.strip()))
+    return words or (naming.table_noun(table.name),)
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,8 @@ def field_phrase(table: Table, field: Field) -> FieldPhrase:
         en = humanize(field.name)
     else:
         en = _UNIT_SUFFIX.sub("", description).strip().lower()
-    zh = ZH_FIELD_WORDS.get(en) or ZH_FIELD_WORDS.get(humanize(field.name))
+    zh = (ZH_FIELD_WORDS.get(en) or ZH_FIELD_WORDS.get(humanize(field.name))
+          or zh_phrase(naming.column_phrase(field.name, table.name)))
     return FieldPhrase(table.name, field, en, zh)
 
 
@@ -122,27 +121,39 @@ def distinctive_fields(schema: Schema) -> dict[str, list[FieldPhrase]]:
     for tname, fps in phrases.items():
         for fp in fps:
             owners.setdefault(fp.en, set()).add(tname)
-    words = {t.name: [w for lang in ("en", "zh") for w in table_words(t, lang)]
-             for t in schema.tables}
+    owners_of_word: dict[str, set[str]] = {}
+    cjk_words: dict[str, set[str]] = {}
+    for t in schema.tables:
+        for lang in ("en", "zh"):
+            for w in table_words(t, lang):
+                bucket = cjk_words if has_cjk(w) else owners_of_word
+                bucket.setdefault(w.lower(), set()).add(t.name)
     out: dict[str, list[FieldPhrase]] = {}
     for tname, fps in sorted(phrases.items()):
         keep = []
         for fp in fps:
             if owners[fp.en] != {tname} or len(fp.en) < 4:
                 continue
-            others = [w for other, ws in words.items() if other != tname for w in ws]
-            if any(_contains_word(fp.en, w) or (fp.zh and w in fp.zh) for w in others):
+            # Another table's word inside the phrase: the phrase would name that table too.
+            grams = _ngrams(fp.en)
+            if any(owners_of_word.get(g, {tname}) - {tname} for g in grams):
+                continue
+            if fp.zh and any(w in fp.zh and owners - {tname} for w, owners in cjk_words.items()):
                 continue
             keep.append(fp)
         out[tname] = keep
     return out
 
 
-def _contains_word(text: str, word: str) -> bool:
-    if has_cjk(word):
-        return word in text
-    return re.search(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])", text,
-                     re.IGNORECASE) is not None
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def _ngrams(text: str) -> set[str]:
+    """Every contiguous run of words of `text`, as the substring it spans (lower-cased)."""
+    low = text.lower()
+    spans = [(m.start(), m.end()) for m in _TOKEN.finditer(low)]
+    return {low[spans[i][0]:spans[j][1]] for i in range(len(spans))
+            for j in range(i, len(spans))}
 
 
 @dataclass(frozen=True)
@@ -181,9 +192,40 @@ class LexicalResolver:
                 entries.append((fp.en, tname, True))
                 if fp.zh:
                     entries.append((fp.zh, tname, True))
-        # Longest surface first: "contract change record" is not "contract" + rest.
-        unique = {(s.lower(), tname, hint) for s, tname, hint in entries if s}
-        self.entries = sorted(unique, key=lambda e: (-len(e[0]), e[0], e[1], e[2]))
+        # Longest surface first: "contract change record" is not "contract" + rest. A surface
+        # two tables share names the first of them (sorted), as one claim per span allows.
+        unique = sorted({(s.lower(), tname, hint) for s, tname, hint in entries if s},
+                        key=lambda e: (-len(e[0]), e[0], e[1], e[2]))
+        self.entries = unique
+        self._surface: dict[str, tuple[str, bool]] = {}
+        for surface, tname, hint in unique:
+            self._surface.setdefault(surface, (tname, hint))
+        self._max_words = max((len(_TOKEN.findall(s)) for s in self._surface
+                               if not has_cjk(s)), default=1)
+        self._max_cjk = max((len(s) for s in self._surface if has_cjk(s)), default=1)
+        self._order = {p.id: i for i, p in enumerate(self.paths)}
+        self._by_pair: dict[tuple[str, str], list[tuple[LegalPath, frozenset[str]]]] = {}
+        for p in self.paths:
+            self._by_pair.setdefault((p.anchor, p.target), []).append((p, frozenset(p.tables)))
+
+    def _candidates(self, text: str) -> list[tuple[int, int, str]]:
+        """Every (start, end, surface) where a known surface occurs on word boundaries (CJK
+        surfaces anywhere): a token index, not one regex per surface."""
+        found = []
+        spans = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
+        for i, (start, _) in enumerate(spans):
+            for j in range(i, min(len(spans), i + self._max_words)):
+                piece = text[start:spans[j][1]]
+                if piece in self._surface:
+                    found.append((start, spans[j][1], piece))
+        for start, ch in enumerate(text):
+            if not _CJK.match(ch):
+                continue
+            for end in range(start + 1, min(len(text), start + self._max_cjk) + 1):
+                piece = text[start:end]
+                if piece in self._surface:
+                    found.append((start, end, piece))
+        return found
 
     def mentions(self, question: str, masked: Iterable[str] = ()) -> list[tuple[int, str, bool,
                                                                               bool]]:
@@ -197,17 +239,15 @@ class LexicalResolver:
                 text = text.replace(str(value).lower(), "\x00")
         found = []
         taken = [False] * len(text)
-        for surface, tname, hint in self.entries:
-            if has_cjk(surface):
-                pattern = re.escape(surface)
-            else:
-                pattern = rf"(?<![a-z0-9]){re.escape(surface)}(?![a-z0-9])"
-            for m in re.finditer(pattern, text):
-                if any(taken[m.start():m.end()]):
-                    continue
-                taken[m.start():m.end()] = [True] * (m.end() - m.start())
-                names_anchor = re.match(r"[\s\"'“”「」]*\x00", text[m.end():]) is not None
-                found.append((m.start(), tname, hint, names_anchor))
+        # Claim longest surfaces first, then alphabetically, then left to right.
+        for start, end, surface in sorted(self._candidates(text),
+                                          key=lambda c: (-(c[1] - c[0]), c[2], c[0])):
+            if any(taken[start:end]):
+                continue
+            taken[start:end] = [True] * (end - start)
+            tname, hint = self._surface[surface]
+            names_anchor = _BEFORE_ENTITY.match(text, end) is not None
+            found.append((start, tname, hint, names_anchor))
         return sorted(found)
 
     def named_tables(self, question: str, masked: Iterable[str] = ()) -> tuple[set, set]:
@@ -223,8 +263,9 @@ class LexicalResolver:
         anchors = set(self.entity_tables.get(entity or "", set()))
         if not anchors:  # no known entity: the anchor must be named
             anchors = set(named)
-        consistent = [p for p in self.paths
-                      if p.anchor in anchors and p.target in named and named <= set(p.tables)]
+        consistent = sorted((p for a in anchors for t in named
+                             for p, tables in self._by_pair.get((a, t), ())
+                             if named <= tables), key=lambda p: self._order[p.id])
         if consistent:
             fewest = min(p.n_hops for p in consistent)
             consistent = [p for p in consistent if p.n_hops == fewest]

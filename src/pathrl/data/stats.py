@@ -25,11 +25,13 @@ def summarize(examples: list[Example]) -> dict[str, Any]:
         "via_null": null,
         "via_non_null": n - null,
         "via_null_ratio": round(null / n, 4) if n else 0.0,
+        "single_table_ratio": round(sum(ex.hops == 0 for ex in examples) / n, 4) if n else 0.0,
         "fuzzy_ratio": round(sum(ex.wording == "fuzzy" for ex in examples) / n, 4) if n else 0.0,
         "paths": len(per_path),
         "per_path": {"min": min(per_path.values(), default=0),
                      "median": median(per_path.values()) if per_path else 0,
                      "max": max(per_path.values(), default=0)},
+        "per_path_counts": dict(sorted(per_path.items())),
     }
     for dim in DIMENSIONS:
         out[dim] = _counts(examples, dim)

@@ -24,7 +24,7 @@ from pathrl.data.lexicon import (
     table_words,
 )
 from pathrl.paths import LegalPath
-from pathrl.schema import Schema
+from pathrl.schema import Schema, Table
 
 ENTITY = "\x01E\x01"
 DATE_FROM = "\x01D1\x01"
@@ -179,6 +179,20 @@ class QuestionTemplates:
     def __init__(self, schema: Schema, hint_fields: dict[str, list[FieldPhrase]]):
         self.schema = schema
         self.hint_fields = hint_fields
+        self._field_cache: dict[tuple[str, str], list[FieldPhrase]] = {}
+        self._tables = {t.name: t for t in schema.tables}
+
+    def _t(self, name: str) -> Table:
+        return self._tables[name]  # Schema.table() scans: too slow for 15k paths
+
+    def _fields(self, table: str, lang: str) -> list[FieldPhrase]:
+        """Question fields of a table with a phrase in `lang` (computed once per table)."""
+        key = (table, lang)
+        if key not in self._field_cache:
+            self._field_cache[key] = [f for f in question_fields(self.schema,
+                                                                 self._t(table))
+                                      if f.text(lang)]
+        return self._field_cache[key]
 
     # -- what a path supports -----------------------------------------------------------------
     @staticmethod
@@ -192,8 +206,8 @@ class QuestionTemplates:
         return out
 
     def intents(self, path: LegalPath, lang: str) -> list[str]:
-        target = self.schema.table(path.target)
-        fields = [f for f in question_fields(self.schema, target) if f.text(lang)]
+        target = self._t(path.target)
+        fields = self._fields(target.name, lang)
         numeric = [f for f in fields if additive(f)]
         if not self.fans_out(path)[-1]:
             return ["list"] + (["attribute"] if fields else [])
@@ -207,8 +221,8 @@ class QuestionTemplates:
         return [i for i in INTENTS if i in out]
 
     def fields_for(self, path: LegalPath, lang: str, intent: str) -> list[FieldPhrase]:
-        target = self.schema.table(path.target)
-        fields = [f for f in question_fields(self.schema, target) if f.text(lang)]
+        target = self._t(path.target)
+        fields = self._fields(target.name, lang)
         if intent == "sum":
             return [f for f in fields if additive(f)]
         return fields if intent == "attribute" else []
@@ -240,7 +254,7 @@ class QuestionTemplates:
         return [s for s in ALL_STYLES if s in out]
 
     def _has_alternative_words(self, path: LegalPath, lang: str) -> bool:
-        return any(len(table_words(self.schema.table(t), lang)) > 1 for t in path.tables)
+        return any(len(table_words(self._t(t), lang)) > 1 for t in path.tables)
 
     # -- realisation --------------------------------------------------------------------------
     def seed_frames(self, path: LegalPath, lang: str, rng: random.Random) -> list[Frame]:
@@ -288,7 +302,7 @@ class QuestionTemplates:
             lang = frame.lang
             if style == "codemix" and (i > 0 or rng.random() < 0.3):
                 lang = "en"
-            options = table_words(self.schema.table(tname), lang)
+            options = table_words(self._t(tname), lang)
             if style == "synonym" and len(options) > 1:
                 word = rng.choice(options[1:])
             elif style == "plain" or len(options) == 1 or rng.random() < 0.5:
@@ -338,6 +352,10 @@ class QuestionTemplates:
         link = rng.choice(_EN_LINKS)
         bare = f"{nouns[-1]} {link} {chain}"
         np_ = f"the {bare}"
+        if path.is_single_table:  # the named row itself: "employee George Novak"
+            if style in ("topic_first", "ellipsis", "field_hint"):
+                return None
+            bare = np_ = chain
 
         if style == "keywords":  # search-box style, head noun first as English users type it
             parts = [nouns[i] for i in range(len(nouns) - 1, 0, -1) if include[i]] + [anchor]
@@ -401,6 +419,10 @@ class QuestionTemplates:
             if include[i]:
                 chain = join(chain, rng.choice(_ZH_LINKS), words[i])
         np_ = join(chain, rng.choice(_ZH_LINKS), words[-1])
+        if path.is_single_table:  # the named row itself: "员工张伟"
+            if style in ("topic_first", "ellipsis", "field_hint"):
+                return None
+            np_ = chain
 
         if style == "keywords":
             parts = [anchor] + [words[i] for i in range(1, len(words)) if include[i]]
@@ -441,7 +463,7 @@ class QuestionTemplates:
         return pattern.format(NP=np_, F=f_text, D1=DATE_FROM, D2=DATE_TO)
 
     def _time_phrase(self, path: LegalPath, lang: str) -> str:
-        target = self.schema.table(path.target)
+        target = self._t(path.target)
         if not target.time_field:
             return ""
         fp = field_phrase(target, target.field(target.time_field))
