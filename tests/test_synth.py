@@ -377,3 +377,14 @@ def test_console_script_bad_argument_exits_2_with_one_line(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: need 3 <= --min-tables"), proc.stderr
+
+
+def test_lookup_tables_from_short_lists_get_each_name_once():
+    schema = generate_schema("hospital", 15, seed=1)
+    root = next(t for t in schema.tables if t.name == "clinical_department")
+    assert not [r for r in schema.relations if r.from_table == root.name]
+    rows = generate_rows(schema, seed=1, rows_per_table=30)[root.name]
+    names = [r[root.display] for r in rows]
+    assert len(names) == 11 == len(set(names))  # the pool's 11 departments, none numbered
+    assert not any(re.search(r"\d", n) for n in names)
+    assert len(generate_rows(schema, seed=1, rows_per_table=5)[root.name]) == 5

@@ -123,7 +123,7 @@ HR = (
     _t("department", "An organisational unit.",
        "department_name:name:department ?department_code:code ?annual_budget:amount"),
     _t("job_position", "A role in the organisation.",
-       "position_title:pick:job_title ?grade_level:small_int ?min_salary:salary "
+       "position_title:name:position ?grade_level:small_int ?min_salary:salary "
        "?max_salary:salary"),
     _t("office", "An office location.",
        "office_name:name:office ?city:city ?country:country ?street_address:address"),

@@ -23,7 +23,13 @@ from pathrl.errors import PathrlError
 from pathrl.naming import words
 from pathrl.schema import Field, Schema, Table
 from pathrl.synth.domains import column_kinds
-from pathrl.synth.values import ValueMaker, code_prefix, infer_kind, value_type
+from pathrl.synth.values import (
+    ValueMaker,
+    code_prefix,
+    distinct_values,
+    infer_kind,
+    value_type,
+)
 
 Rows = dict[str, list[dict[str, Any]]]
 DEFAULT_ROWS_PER_TABLE = 30
@@ -101,6 +107,10 @@ def _table_rows(schema: Schema, table: Table, done: Rows, rng: random.Random,
     maker = ValueMaker(rng, fakers, code_prefix(words(table.name)), zh_ratio)
     plain = [(f, field_kind(f, kinds)) for f in table.fields
              if f.name != table.key and f.name not in fks]
+    display_kind = next((k for f, k in plain if f.name == table.display), None)
+    if display_kind and not fks:
+        # A lookup table named from a short list (11 clinical departments) has that many rows.
+        n_rows = min(n_rows, distinct_values(display_kind) or n_rows)
     out: list[dict[str, Any]] = []
     seen_links: set[tuple[Any, ...]] = set()
     for i in range(n_rows * 4 if junction else n_rows):
@@ -144,7 +154,8 @@ def populate_sqlite(schema: Schema, url_or_path: str | Path, seed: int,
                     rows_per_table: int = DEFAULT_ROWS_PER_TABLE,
                     zh_ratio: float = 0.0) -> PopulateResult:
     """(Re)create `schema`'s tables in a SQLite file (or any SQLAlchemy URL) and fill them
-    with `rows_per_table` rows each (fewer for a junction with few possible pairs)."""
+    with `rows_per_table` rows each; fewer for a lookup table (no foreign key) whose names
+    come from a short list (departments, medications) and for a junction with few pairs."""
     url = sqlite_url(url_or_path)
     rows = generate_rows(schema, seed, rows_per_table, zh_ratio)
     engine = _build_engine(url)

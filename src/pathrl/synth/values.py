@@ -12,6 +12,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from itertools import product
 
 from faker import Faker
 
@@ -98,6 +100,10 @@ _PARTS: dict[str, tuple[tuple[str, ...], ...]] = {
                 ("Cordless Drill", "Steel Valve", "LED Panel", "Office Chair", "Laptop Stand",
                  "Water Pump", "Safety Helmet", "Copper Cable", "Label Printer", "Air Filter",
                  "Hand Truck", "Tool Kit")),
+    "position": (("Junior", "Senior", "Lead", "Principal", "Chief"),
+                 ("Accountant", "Sales Manager", "Software Engineer", "HR Specialist",
+                  "Project Manager", "Data Analyst", "Buyer", "Quality Engineer",
+                  "Designer")),
     "product_category": (("Power Tools", "Lighting", "Office Furniture", "Electrical",
                           "Plumbing", "Safety Gear", "Packaging", "Computer Accessories",
                           "Cleaning Supplies", "Fasteners", "Garden", "Kitchen"),),
@@ -123,7 +129,7 @@ _PARTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "clinical_department": (("Cardiology", "Neurology", "Oncology", "Paediatrics",
                              "Orthopaedics", "Emergency", "Radiology", "Maternity",
                              "Dermatology", "Intensive Care", "General Surgery"),),
-    "ward": (("Ward",), ("1", "2", "3", "4", "5", "6"), ("A", "B", "C", "D")),
+    "ward": (("Ward",), ("1", "2", "3", "4", "5", "6", "7", "8", "9"), ("A", "B", "C", "D")),
     "medication": (("Amoxicillin", "Metformin", "Atorvastatin", "Lisinopril", "Omeprazole",
                     "Ibuprofen", "Paracetamol", "Salbutamol", "Amlodipine", "Sertraline",
                     "Cetirizine", "Insulin Glargine"), ("",)),
@@ -133,7 +139,7 @@ _PARTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "academic_department": (("Mathematics", "Physics", "Chemistry", "Biology", "History",
                              "Literature", "Computer Science", "Economics", "Geography",
                              "Music", "Art", "Languages"),),
-    "homeroom": (("Class",), ("7", "8", "9", "10", "11", "12"), ("A", "B", "C", "D")),
+    "homeroom": (("Class",), ("7", "8", "9", "10", "11", "12"), ("A", "B", "C", "D", "E", "F")),
     "course": (("Algebra", "Geometry", "World History", "Chemistry", "Physics", "Biology",
                 "English Literature", "Programming", "Economics", "French", "Statistics",
                 "Art History"), ("I", "II", "III", "Honours")),
@@ -144,7 +150,7 @@ _PARTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "club": (("Chess", "Robotics", "Drama", "Debate", "Football", "Choir", "Photography",
               "Coding", "Astronomy"), ("Club", "Society")),
     "depot": (_CITIES_EN, ("Depot", "Hub", "Cross-dock")),
-    "route": (_CITIES_EN, ("-",), _CITIES_EN),
+    "route": (_CITIES_EN, ("to",), _CITIES_EN),
     "rate_card": (("Domestic", "Europe", "Asia", "Express", "Economy"),
                   ("Parcel", "Pallet", "Full Truckload"), ("Rates",)),
     "zone": (("Zone",), ("A", "B", "C", "D", "E"), ("1", "2", "3", "4")),
@@ -152,8 +158,9 @@ _PARTS: dict[str, tuple[tuple[str, ...], ...]] = {
                              "Hospital Wing", "Solar Farm", "Office Tower", "Port Upgrade")),
     "team": (("Platform", "Payments", "Mobile", "Data", "Infrastructure", "Design",
               "Field Services", "Procurement"), ("Team", "Squad", "Group")),
-    "milestone": (("Design approval", "Kick-off", "Prototype ready", "Go-live",
-                   "User acceptance", "Phase 1 complete", "Final handover"),),
+    "milestone": (("Phase 1", "Phase 2", "Phase 3", "Release 1", "Release 2"),
+                  ("design approval", "kick-off", "prototype ready", "go-live",
+                   "user acceptance", "final handover")),
     "task": (("Design", "Implement", "Test", "Review", "Document", "Migrate", "Deploy"),
              ("login page", "billing module", "data import", "API gateway", "report layout",
               "site survey", "load test", "user manual")),
@@ -161,14 +168,27 @@ _PARTS: dict[str, tuple[tuple[str, ...], ...]] = {
                "Mobile app"), ("timeout", "crash", "wrong totals", "slow response",
                                "missing data")),
     "risk": (("Supplier delay", "Budget overrun", "Key staff leaving", "Scope creep",
-              "Permit delay", "Currency swing", "Weather disruption"),),
+              "Permit delay", "Currency swing", "Weather disruption"),
+             ("in design", "in procurement", "on site", "in testing", "at handover")),
     "deliverable": (("Design specification", "Test report", "Training material",
-                     "Site plan", "Data model", "User guide", "Handover dossier"),),
+                     "Site plan", "Data model", "User guide", "Handover dossier"),
+                    ("draft", "v1", "v2", "final")),
     "document": (("Requirements", "Architecture", "Meeting minutes", "Risk register",
                   "Status report"), ("v1", "v2", "v3", "final")),
     "machine": (("CNC Lathe", "Press", "Injection Moulder", "Conveyor", "Packaging Line",
                  "Robot Arm"), ("01", "02", "03", "04", "05")),
 }
+
+# How a name pool's parts are joined (default: with spaces).
+_FORMATS = {"ward": "{0} {1}{2}", "homeroom": "{0} {1}{2}", "zone": "{0} {1}{2}",
+            "room": "{0}-{1}", "route": "{0} - {2}"}
+
+
+def _compose(pool: str, parts: tuple[str, ...]) -> str:
+    if pool in _FORMATS:
+        return _FORMATS[pool].format(*parts)
+    return " ".join(p for p in parts if p)
+
 
 NUMERIC_KINDS: dict[str, tuple[str, float, float]] = {
     # kind: (field type, low, high)
@@ -217,6 +237,17 @@ def _check_pool(kind: str) -> None:
         raise PathrlError(f"unknown value kind '{kind}' (no pool '{arg}')")
 
 
+@lru_cache(maxsize=256)
+def distinct_values(kind: str) -> int | None:
+    """How many different values a pool kind can draw (None: practically unlimited)."""
+    head, _, arg = kind.partition(":")
+    if head == "pick":
+        return len(POOLS[arg])
+    if head == "name":
+        return sum(1 for parts in product(*_PARTS[arg]) if len(set(parts)) == len(parts))
+    return None
+
+
 def code_prefix(words: list[str]) -> str:
     """'sales order' -> 'SO', 'customer' -> 'CUS': the letters of a table's codes."""
     words = [w for w in words if w and w.lower() != "tbl"]
@@ -240,6 +271,7 @@ class ValueMaker:
         self.prefix = prefix
         self.zh_ratio = zh_ratio
         self._seen: dict[str, set[str]] = {}
+        self._unused: dict[str, list[str]] = {}
 
     def _faker(self) -> Faker:
         zh = self.zh_ratio > 0 and self.rng.random() < self.zh_ratio
@@ -248,6 +280,8 @@ class ValueMaker:
     def make(self, kind: str, row: int, base_day: date, unique: bool = False) -> object:
         """A value of `kind` for row number `row` (0-based); `base_day` is the row's own date,
         so an end date follows its start date. `unique` retries (then numbers) repeats."""
+        if unique and (distinct_values(kind) or 0) > 0:
+            return self._next_unused(kind, row)
         value = self._draw(kind, row, base_day)
         if not unique or not isinstance(value, str):
             return value
@@ -260,6 +294,18 @@ class ValueMaker:
             value = f"{value} {row + 1}"
         seen.add(value)
         return value
+
+    def _next_unused(self, kind: str, row: int) -> str:
+        """A pool value not used yet in this table (drawn without replacement)."""
+        if kind not in self._unused:
+            head, _, arg = kind.partition(":")
+            options = (list(POOLS[arg]) if head == "pick" else
+                       [_compose(arg, parts) for parts in product(*_PARTS[arg])
+                        if len(set(parts)) == len(parts)])  # no "Berlin - Berlin" route
+            self.rng.shuffle(options)
+            self._unused[kind] = options
+        unused = self._unused[kind]
+        return unused.pop() if unused else f"{self._draw(kind, row, self.base_day())} {row + 1}"
 
     def _draw(self, kind: str, row: int, base_day: date) -> object:
         rng = self.rng
@@ -288,8 +334,10 @@ class ValueMaker:
         if head == "status":
             return rng.choice(STATUSES[arg])
         if head == "name":
-            parts = [rng.choice(options) for options in _PARTS[arg]]
-            return " ".join(p for p in parts if p)
+            parts = tuple(rng.choice(options) for options in _PARTS[arg])
+            while len(set(parts)) < len(parts):
+                parts = tuple(rng.choice(options) for options in _PARTS[arg])
+            return _compose(arg, parts)
         if kind in NUMERIC_KINDS:
             ftype, low, high = NUMERIC_KINDS[kind]
             return rng.randint(int(low), int(high)) if ftype == "int" else round(
