@@ -195,3 +195,49 @@ def test_the_fallback_converter_makes_a_routable_schema_from_a_tables_json_entry
     assert "bad name" not in orders.field_names and schema.table("customer").display == "name"
     vocab = PathVocab.from_schema(schema)
     assert vocab.is_legal("customer", "orders", ()) and vocab.is_legal("self", "self", ())
+
+
+def test_train_questions_from_gold_sql_and_break_drop_train_others(tmp_path):
+    # train_gold.sql interleaves train_others databases; dropping them must leave
+    # train_spider.json's order, which BREAK's SPIDER_train_<index> ids refer to.
+    lines = []
+    for i in range(spider_labels.TRAIN_SPIDER_SIZE):
+        if i == 3:
+            lines.append("SELECT count(*) FROM state\tgeo")
+        lines.append(f"SELECT c{i} FROM t\t{'db_a' if i < 5 else 'db_b'}")
+    (tmp_path / "train_gold.sql").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "break_train_spider.csv").write_text(
+        "question_id,question_text,decomposition,program,operators,split\n"
+        "SPIDER_train_6999,Last one?,x,x,x,train\n"
+        "SPIDER_train_4,\"Fifth, one?\",x,x,x,train\n"
+        "SPIDER_dev_1,never read,x,x,x,dev\n", encoding="utf-8")
+    got = spider_labels.load_train_questions(tmp_path)
+    assert [(q.index, q.db_id, q.question, q.sql) for q in got] == [
+        (4, "db_a", "Fifth, one?", "SELECT c4 FROM t"),
+        (6999, "db_b", "Last one?", "SELECT c6999 FROM t")]
+
+
+def test_a_misaligned_gold_file_is_a_clear_error(tmp_path):
+    (tmp_path / "train_gold.sql").write_text("SELECT 1\tdb_a\n", encoding="utf-8")
+    (tmp_path / "break_train_spider.csv").write_text("question_id,question_text\n")
+    with pytest.raises(PathrlError, match="cannot align"):
+        spider_labels.load_train_questions(tmp_path)
+
+
+def test_databases_are_chosen_by_the_documented_rule(tmp_path):
+    def db(db_id: str, n_tables: int, n_fks: int) -> spider_labels.SpiderDb:
+        tables = {f"t{i}": ("id",) for i in range(n_tables)}
+        fks = tuple(("t0", "id", f"t{i + 1}", "id") for i in range(n_fks))
+        return spider_labels.SpiderDb(db_id, tables, fks)
+
+    tables = {"b_ok": db("b_ok", 3, 2), "a_ok": db("a_ok", 4, 3), "c_small": db("c_small", 2, 1),
+              "d_few_keys": db("d_few_keys", 5, 1), "e_no_file": db("e_no_file", 3, 2),
+              "f_few_questions": db("f_few_questions", 3, 2)}
+    for db_id in tables:
+        if db_id != "e_no_file":
+            spider_labels.sqlite_file(tmp_path, db_id).parent.mkdir(parents=True)
+            spider_labels.sqlite_file(tmp_path, db_id).touch()
+    questions = [spider_labels.SpiderQuestion(i, db_id, "q", "SELECT 1")
+                 for db_id in tables for i in range(10 if db_id == "f_few_questions" else 40)]
+    assert spider_labels.select_databases(tmp_path, tables, questions, 8) == ["a_ok", "b_ok"]
+    assert spider_labels.select_databases(tmp_path, tables, questions, 1) == ["a_ok"]
