@@ -86,14 +86,23 @@ def test_value_of_another_column_names_its_row(database):
     assert {r["id"] for r in answer.rows} == contracts_of(project["name"])
 
 
-def test_value_shared_by_several_rows_is_ambiguous(database):
+def test_value_shared_by_several_rows_stands_for_all_of_them(database, monkeypatch):
     country = "Kenya"
     holders = sorted(p["name"] for p in ROWS["project"] if p["country"] == country)
     assert len(holders) > 1
     router, db = qa(database)
     answer = router.ask(f"contracts of the projects in {country}")
-    assert answer.status == "ambiguous_entity" and answer.matched_field == "country"
-    assert answer.suggestions == holders and db.runs == 0 and answer.result is None
+    assert answer.status == "ok" and answer.matched_field == "country"
+    assert answer.entity is None and answer.entities == holders and answer.mention == country
+    assert {r["id"] for r in answer.rows} == set().union(*map(contracts_of, holders))
+    assert [r["id"] for r in answer.rows] == sorted(r["id"] for r in answer.rows)
+    assert db.runs == len(holders) and f"whose country is '{country}'" in answer.message
+    # Too many rows hold it: a category, not a name; said, and no query runs.
+    monkeypatch.setattr("pathrl.pipeline.MAX_ROWS_PER_VALUE", len(holders) - 1)
+    router, db = qa(database)
+    answer = router.ask(f"contracts of the projects in {country}")
+    assert answer.status == "ambiguous_entity" and answer.suggestions == holders
+    assert db.runs == 0 and answer.result is None
 
 
 @pytest.mark.parametrize("question,mention", [
@@ -131,6 +140,9 @@ def test_suggestions_are_the_closest_values(database):
     "List all contracts",
     "contracts signed in March 2022",
     "合同有哪些",
+    "List the contract numbers of all contracts.",  # a column word after the table word
+    "按合同统计合同变更的数量",  # group by
+    "合同金额最高的合同是哪个？",
 ])
 def test_no_entity_runs_unfiltered_and_says_so(database, question):
     router, db = qa(database, CONTRACTS)

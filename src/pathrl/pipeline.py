@@ -6,20 +6,23 @@
 
 The entity is looked up in the route's anchor table (its rows are read once per table):
 first among the display values (the field the query filters on), then among the table's other
-text columns (value retrieval: "project P0001" -> the project whose id is P0001; a value shared
-by several rows, "projects in Kenya", is ambiguous). Longest value first, so "Riyadh Railway
-II" beats "Riyadh Railway".
+text columns (value retrieval: "project P0001" -> the project whose id is P0001). A value of
+another column shared by several rows ("contracts of suppliers in Germany") stands for all of
+them: the route's query runs once per row (the query filters on one display value, as a bound
+parameter) and the rows are merged. Longest value first, so "Riyadh Railway II" beats "Riyadh
+Railway".
 
 `Answer.status` says what happened, and only the first three run a query:
 
-- `ok` / `empty` / `error`: the query filtered on the entity found; rows, none, or it failed;
+- `ok` / `empty` / `error`: the query filtered on the entity (or entities) found; rows, none,
+  or it failed;
 - `no_entity`: the question names no entity, so the query ran unfiltered (every row along the
   route; `error` if that query failed);
 - `entity_not_found`: the question names an entity (a quoted, capitalised or code-like span,
   or the words after a table word: "project harmless") that the anchor table does not hold;
   no query runs and `suggestions` holds the 3 closest values (fuzzy match);
-- `ambiguous_entity`: the value found belongs to several anchor rows; no query runs and
-  `suggestions` lists them;
+- `ambiguous_entity`: the value found belongs to more than `MAX_ROWS_PER_VALUE` anchor rows
+  (a category, not a name); no query runs and `suggestions` lists some of them;
 - `no_route`: the router returned no legal route; no query runs.
 """
 
@@ -31,7 +34,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process, utils
 
-from pathrl.data.lexicon import has_cjk, humanize, table_words
+from pathrl.data.lexicon import field_phrase, has_cjk, humanize, plural, table_words
 from pathrl.db import Database, ExecResult
 from pathrl.paths import PathVocab
 from pathrl.query import Filter
@@ -42,6 +45,11 @@ STATUSES = ("ok", "empty", "error", "no_entity", "entity_not_found", "ambiguous_
             "no_route")
 N_SUGGESTIONS = 3
 MAX_AMBIGUOUS_SHOWN = 10
+MAX_ROWS_PER_VALUE = 50  # one query per anchor row holding the value, at most
+# Chinese words after a table word that start the rest of the question, not a name: "按项目统计
+# 合同" (group by), "项目其…", "所有…".
+_ZH_NOT_NAMES = ("统计", "计算", "查询", "列出", "显示", "汇总", "分组", "排序", "其", "按",
+                 "所有", "全部", "每个", "各")
 _MIN_VALUE_CHARS = 3  # shorter values of other columns ('A', 'QA') are ordinary words
 
 # Words that follow a table word without naming one of its rows ("each project has", "the
@@ -89,6 +97,8 @@ class Answer:
     """The display value the query filtered on (None: no filter)."""
     mention: str | None = None
     """The question's words for the entity (found or not)."""
+    entities: list[str] = field(default_factory=list)
+    """Every display value the query ran with (several for a shared value: "in Germany")."""
     matched_field: str | None = None
     suggestions: list[str] = field(default_factory=list)
     result: ExecResult | None = None
@@ -109,9 +119,9 @@ class Answer:
             hint = f"; did you mean {_quoted_list(self.suggestions)}?" if self.suggestions else ""
             return f"no {self.route.anchor} named '{self.mention}'{hint}"
         if self.status == "ambiguous_entity":
-            return (f"'{self.mention}' ({self.matched_field}) belongs to several "
-                    f"{self.route.anchor} rows, e.g. {_quoted_list(self.suggestions[:3])}; "
-                    "name one")
+            return (f"'{self.mention}' ({self.matched_field}) belongs to more than "
+                    f"{MAX_ROWS_PER_VALUE} {self.route.anchor} rows, e.g. "
+                    f"{_quoted_list(self.suggestions[:3])}; name one")
         if self.status == "no_route":
             return "the router found no legal route for this question"
         count = self.result.count if self.result is not None else 0
@@ -119,13 +129,16 @@ class Answer:
             return f"the query failed: {self.result.error if self.result else ''}"
         if self.status == "no_entity":
             return f"no entity named: all {count} rows along the route, unfiltered"
+        if len(self.entities) > 1:
+            return (f"{count} rows for the {len(self.entities)} {self.route.anchor} rows whose "
+                    f"{self.matched_field} is '{self.mention}'")
         return f"{count} rows for {self.route.anchor} '{self.entity}'"
 
     def to_dict(self, max_rows: int | None = 20) -> dict[str, Any]:
         result = self.result.to_dict(max_rows=max_rows) if self.result is not None else {}
         return {"question": self.question, "status": self.status, "message": self.message,
                 "route": self.route.to_dict() if self.route is not None else None,
-                "entity": self.entity, "mention": self.mention,
+                "entity": self.entity, "entities": self.entities, "mention": self.mention,
                 "matched_field": self.matched_field, "suggestions": self.suggestions,
                 "query": self.query, "count": result.get("count", 0),
                 "rows": result.get("rows", []), "elapsed_ms": result.get("elapsed_ms"),
@@ -176,6 +189,13 @@ class RoutedQA:
                                                             humanize(t.name))}
         self._singular_words = {w.casefold() for w in words}
         self._vocabulary = {s for s, _table, _hint in self._matcher.resolver.entries}
+        # Column words: "delivery date", "contract numbers" name a column, not a row.
+        phrases = [field_phrase(t, f) for t in self.schema.tables for f in t.fields]
+        column_words = {w for fp in phrases for w in (*fp.en.split(),
+                                                     *humanize(fp.field.name).split())}
+        self._column_words = column_words | {plural(w) for w in column_words}
+        self._zh_words = [p.zh for p in phrases if p.zh] + [
+            w for w in self._vocabulary if has_cjk(w)]
 
     # -- values -------------------------------------------------------------------------------
     def table_values(self, table: str) -> _TableValues:
@@ -231,6 +251,8 @@ class RoutedQA:
         spans = [s for s in entity_spans(question) if not self._is_vocabulary(s)]
         spans += [m.group(0) for m in _CODE.finditer(question)]
         spans += self._after_table_word(question)
+        spans = [s.strip(" .,;:!?") for s in spans]
+        spans = [s for s in spans if len(s) >= 2]  # "rating is B": a grade, not a name
         return max(spans, key=len) if spans else None
 
     def _is_vocabulary(self, text: str) -> bool:
@@ -249,7 +271,8 @@ class RoutedQA:
             if has_cjk(question[end:end + 1]):
                 cut = re.search("|".join(map(re.escape, ZH_CONNECTORS)) + r"|[\s\"“”]", rest)
                 value = rest[:cut.start()] if cut else rest
-                if value:
+                if value and not value.startswith(_ZH_NOT_NAMES) and not any(
+                        value in w for w in self._zh_words):  # "交付日期": a column
                     out.append(value)
                 continue
             if question[_start:end].casefold() not in self._singular_words:
@@ -257,7 +280,9 @@ class RoutedQA:
             words = []
             for m in re.finditer(r"\S+", rest):
                 word = m.group(0).rstrip(".?!,;:")
-                if not _EN_WORD.fullmatch(word) or word.casefold() in _EN_STOPWORDS:
+                folded = word.casefold()
+                if (not _EN_WORD.fullmatch(word) or folded in _EN_STOPWORDS
+                        or folded in self._column_words):
                     break  # only the words right after the table word, up to a function word
                 words.append(word)
                 if word != m.group(0):
@@ -285,14 +310,15 @@ class RoutedQA:
             return Answer(question, "no_route", None)
         route = routing.best
         found = self.find_entity(question, route.anchor)
-        if found is not None and found.ambiguous:
+        if found is not None and len(found.values) > MAX_ROWS_PER_VALUE:
             return Answer(question, "ambiguous_entity", route, mention=found.mention,
                           matched_field=found.field,
                           suggestions=list(found.values[:MAX_AMBIGUOUS_SHOWN]))
         if found is not None:
-            result = self.database.run_path(route.path, Filter(entity=found.value))
-            return Answer(question, result.status, route, found.value, found.mention,
-                          found.field, result=result)
+            result = self._run_for(route, found.values)
+            entity = None if found.ambiguous else found.value
+            return Answer(question, result.status, route, entity=entity, mention=found.mention,
+                          matched_field=found.field, entities=list(found.values), result=result)
         mention = self.named_mention(question)
         if mention is not None:
             return Answer(question, "entity_not_found", route, mention=mention,
@@ -300,3 +326,20 @@ class RoutedQA:
         result = self.database.run_path(route.path, Filter())
         status = "error" if result.status == "error" else "no_entity"
         return Answer(question, status, route, result=result)
+
+    def _run_for(self, route: RankedRoute, values: tuple[str, ...]) -> ExecResult:
+        """The route's rows for every anchor row in `values` (display values), merged in the
+        query's order (by the target's key); the first failure if any query fails."""
+        results = [self.database.run_path(route.path, Filter(entity=v)) for v in values]
+        if len(results) == 1:
+            return results[0]
+        failed = next((r for r in results if r.status == "error"), None)
+        if failed is not None:
+            return failed
+        key = self.schema.table(route.target).key
+        unique = {tuple(sorted(row.items(), key=lambda kv: kv[0])): row
+                  for r in results for row in r.rows}
+        rows = sorted(unique.values(), key=lambda row: (row.get(key) is None,
+                                                          row.get(key) or ""))
+        return ExecResult("ok" if rows else "empty", len(rows), rows,
+                          sum(r.elapsed_ms for r in results), None, results[0].query)

@@ -239,10 +239,12 @@ def _print_answer(answer) -> None:
         via = f" (matched '{escape(answer.mention)}' in {answer.matched_field})" if (
             answer.mention and answer.mention != answer.entity) else ""
         console.print(f"  entity: {escape(repr(answer.entity))}{via}")
-    if answer.status == "entity_not_found" and answer.suggestions:
-        console.print("  did you mean: " + ", ".join(f"[bold]{escape(s)}[/]"
-                                                     for s in answer.suggestions) + "?")
-    elif answer.status == "ambiguous_entity":
+    elif len(answer.entities) > 1:
+        shown = ", ".join(escape(e) for e in answer.entities[:5])
+        more = f" (+{len(answer.entities) - 5})" if len(answer.entities) > 5 else ""
+        console.print(f"  entities: {answer.matched_field} = '{escape(answer.mention)}': "
+                      f"{shown}{more}")
+    if answer.status == "ambiguous_entity":
         console.print("  rows holding it: " + ", ".join(escape(s) for s in answer.suggestions))
     if answer.result is not None:
         console.print(f"  query: {escape(' '.join(answer.query.split())[:160])}")
