@@ -93,6 +93,13 @@ def test_generated_schemas_are_valid_connected_and_multi_hop(domain, naming):
                 assert t.field(t.time_field).type == "date"
 
 
+@pytest.mark.parametrize("domain", sorted(DOMAINS))
+def test_tables_are_listed_parents_first(domain):
+    schema = generate_schema(domain, 12, seed=4)
+    position = {name: i for i, name in enumerate(schema.table_names)}
+    assert all(position[r.to_table] < position[r.from_table] for r in schema.relations)
+
+
 def test_junction_tables_link_two_tables_many_to_many():
     schema = generate_schema("hr", 15, seed=0)
     junctions = [t for t in schema.tables if not t.anchor and not t.target
@@ -228,7 +235,7 @@ def test_some_chinese_values_on_request():
 
     assert not any(han.search(v) for v in values(0.0))
     assert all(han.search(v) for v in values(1.0))
-    with pytest.raises(PathrlError, match="zh_ratio"):
+    with pytest.raises(PathrlError, match="zh ratio"):
         generate_rows(schema, seed=1, zh_ratio=1.5)
 
 
@@ -334,7 +341,10 @@ def test_cli_refuses_a_non_empty_out_without_force(tmp_path):
     (("schemas", "--max-tables", "40"), "<= 15"),
     (("schemas", "--domains", "sales,retail"), "unknown domain(s) retail"),
     (("schemas", "--naming", "kebab"), "unknown naming style(s) kebab"),
+    (("schemas", "--rows", "0"), "rows per table must be >= 1"),
+    (("schemas", "--zh-ratio", "1.5"), "zh ratio must be between 0 and 1"),
     (("erp", "--tables", "2"), "an ERP schema has 8 to 500 tables"),
+    (("erp", "--tables", "20", "--rows", "0"), "rows per table must be >= 1"),
 ])
 def test_cli_bad_arguments(tmp_path, args, message):
     result = invoke("synth", *args, "--out", str(tmp_path / "o"))

@@ -32,7 +32,7 @@ from pathrl.synth.generate import (
     generate_erp_schema,
     generate_schema,
 )
-from pathrl.synth.populate import DEFAULT_ROWS_PER_TABLE, populate_sqlite
+from pathrl.synth.populate import DEFAULT_ROWS_PER_TABLE, check_row_options, populate_sqlite
 
 INDEX_FILE = "index.json"
 SCHEMA_FILE = "schema.yaml"
@@ -143,6 +143,7 @@ def write_schema_set(out: Path, plans: Sequence[SchemaPlan],
                      rows_per_table: int = DEFAULT_ROWS_PER_TABLE, zh_ratio: float = 0.0,
                      force: bool = False, on_step: Step | None = None) -> list[SynthEntry]:
     """Generate, save and populate every planned schema under `out`; write index.json."""
+    check_row_options(rows_per_table, zh_ratio)
     prepare_out(out, force)
     entries = []
     for plan in plans:
@@ -161,6 +162,7 @@ def write_erp_set(out: Path, sizes: Sequence[int], seed: int,
     """One ERP schema (with data) per size in `sizes`, under `out`; write index.json."""
     if not sizes:
         raise PathrlError("give at least one --tables size")
+    check_row_options(rows_per_table, 0.0)
     schemas = [generate_erp_schema(n, seed) for n in sizes]  # validates sizes before writing
     prepare_out(out, force)
     entries = []

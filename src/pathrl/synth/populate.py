@@ -46,6 +46,13 @@ class PopulateResult:
         return sum(self.rows.values())
 
 
+def check_row_options(rows_per_table: int, zh_ratio: float) -> None:
+    if rows_per_table < 1:
+        raise PathrlError(f"rows per table must be >= 1, got {rows_per_table}")
+    if not 0.0 <= zh_ratio <= 1.0:
+        raise PathrlError(f"zh ratio must be between 0 and 1, got {zh_ratio}")
+
+
 def field_kind(field: Field, kinds: dict[str, str] | None = None) -> str:
     """The value kind of a non-key, non-foreign-key column."""
     kinds = column_kinds() if kinds is None else kinds
@@ -79,10 +86,7 @@ def _parent_order(schema: Schema) -> list[Table]:
 def generate_rows(schema: Schema, seed: int, rows_per_table: int = DEFAULT_ROWS_PER_TABLE,
                   zh_ratio: float = 0.0) -> Rows:
     """Every table's rows; the same schema and seed always give the same rows."""
-    if rows_per_table < 1:
-        raise PathrlError(f"rows_per_table must be >= 1, got {rows_per_table}")
-    if not 0.0 <= zh_ratio <= 1.0:
-        raise PathrlError(f"zh_ratio must be between 0 and 1, got {zh_ratio}")
+    check_row_options(rows_per_table, zh_ratio)
     kinds = column_kinds()
     fakers = {loc: Faker(loc) for loc in _LOCALES}
     rows: Rows = {}
