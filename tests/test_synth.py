@@ -206,6 +206,16 @@ def test_rows_are_fk_consistent_and_displays_unique(domain):
             assert len(set(pairs)) == len(pairs)
 
 
+def test_two_foreign_keys_into_one_table_point_at_different_rows():
+    schema = generate_schema("logistics", 15, seed=2)
+    consignment = next(t for t in schema.tables if t.name == "consignment")
+    ends = [r.from_field for r in schema.relations
+            if r.from_table == consignment.name and r.to_table == "depot"]
+    assert sorted(ends) == ["destination_depot_id", "origin_depot_id"]
+    rows = generate_rows(schema, seed=2, rows_per_table=30)["consignment"]
+    assert all(r["origin_depot_id"] != r["destination_depot_id"] for r in rows)
+
+
 def test_values_look_like_their_columns():
     schema = generate_schema("hr", 15, seed=0)
     rows = generate_rows(schema, seed=0, rows_per_table=20)

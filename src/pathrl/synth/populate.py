@@ -120,7 +120,7 @@ def _table_rows(schema: Schema, table: Table, done: Rows, rng: random.Random,
     for i in range(n_rows * 4 if junction else n_rows):
         if len(out) == n_rows:
             break
-        links = {c: rng.choice(v) for c, v in parent_values.items()}
+        links = _draw_links(parent_values, fks, rng)
         if junction:
             pair = tuple(links[c] for c in sorted(links))
             if pair in seen_links:
@@ -133,6 +133,18 @@ def _table_rows(schema: Schema, table: Table, done: Rows, rng: random.Random,
             row[f.name] = _coerce(value, f.type)
         out.append(row)
     return out
+
+
+def _draw_links(parent_values: dict[str, list[Any]], fks: dict[str, tuple[str, str]],
+                rng: random.Random) -> dict[str, Any]:
+    """One parent key per foreign key; two keys into the same table (origin and destination
+    depot, employee and reviewer) point at different rows when there are two to pick."""
+    links: dict[str, Any] = {}
+    for column, values in parent_values.items():
+        taken = {links[c] for c in links if fks[c] == fks[column]}
+        choices = [v for v in values if v not in taken] if taken else values
+        links[column] = rng.choice(choices or values)
+    return links
 
 
 def _coerce(value: Any, ftype: str) -> Any:
