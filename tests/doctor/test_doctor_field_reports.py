@@ -326,3 +326,30 @@ def test_trl_and_verl_metric_names_are_mapped() -> None:
 def test_new_thresholds_are_configurable() -> None:
     strict = DoctorConfig(approx_kl_sustained_fraction=0.3)
     assert "approx_kl_high" in _critical(run_doctor(_sb3_ppo_healthy(), strict))
+
+
+# --- real logs (tests/doctor/fixtures, MIT / Apache-2.0; see SOURCES.md there) -------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_real_sb3_dqn_run_that_never_learned_is_flat_not_unstable() -> None:
+    """17k steps at ep_rew_mean ~21 (a random CartPole policy): flat; SB3's loss is no alarm."""
+    report = run_doctor(FIXTURES / "sb3_dqn_cartpole_flat")
+    assert "sb3" in report.logs[0].flavors
+    assert _rules(report) == {"reward_flat"}
+    assert not report.has_critical
+
+
+def test_real_hf_trainer_state_is_healthy() -> None:
+    report = run_doctor(FIXTURES / "hf_trainer_state_classifier" / "trainer_state.json")
+    assert "hf_trainer" in report.logs[0].flavors
+    assert report.findings == []
+
+
+def test_real_llamafactory_trainer_log_uses_current_steps() -> None:
+    report = run_doctor(FIXTURES / "llamafactory_trainer_log")
+    loss = report.logs[0].get("loss")
+    assert loss.steps[0] == 1 and loss.steps[-1] == 202
+    assert not any("position" in note for note in report.notes)
+    assert report.findings == []

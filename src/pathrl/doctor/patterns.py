@@ -377,11 +377,11 @@ class NoProgress(Pattern):
     """Over the run (≥ `min_points` points) `signal` does not rise significantly.
 
     Flagged when the gain stays below the largest of `min_abs_gain`, `min_rel_gain` × |start|
-    and `z` noise standard errors. The gain is the median of the last third minus the lower of
-    two starting levels: the first third's median and the median of the first `head_fraction`
-    of the run. A run that learned in its first few percent and then held its level (first and
-    last thirds equal, far above where it began) has progressed; comparing thirds alone calls it
-    flat.
+    and `z` noise standard errors. The gain is the median of the last third minus the first
+    third's median or, when the last third is at least as high as the first, minus the lower of
+    that and the median of the first `head_fraction` of the run. A run that learned in its first
+    few percent and then held its level (first and last thirds equal, far above where it began)
+    has progressed; comparing thirds alone calls it flat.
     """
 
     signal: SignalRef
@@ -398,15 +398,19 @@ class NoProgress(Pattern):
         return (
             f"`{_name(self.signal)}` gains less than max({self.min_abs_gain:g}, "
             f"{self.min_rel_gain:.0%} of its start, {self.z:g}σ noise) over ≥ {self.min_points} "
-            f"points, from the lower of its first-third and first-{self.head_fraction:.0%} "
-            "medians to its last-third median"
+            f"points: last-third median minus first-third median (or, if the level held, "
+            f"minus the first-{self.head_fraction:.0%} median when lower)"
         )
 
     def gain(self, values: np.ndarray) -> tuple[float, float, float]:
         """(start level, end level, gain needed to count as progress)."""
         stats = _trend_stats(values)
-        head = max(3, math.ceil(self.head_fraction * len(values)))
-        start = min(stats.start, float(np.median(values[:head])))
+        start = stats.start
+        if stats.end >= stats.start:
+            # Only a run that *held* its level may count its first few points as the start: one
+            # that rose a little and fell back below its first third has not progressed.
+            head = max(3, math.ceil(self.head_fraction * len(values)))
+            start = min(start, float(np.median(values[:head])))
         needed = max(
             self.min_abs_gain, self.min_rel_gain * abs(start), self.z * stats.standard_error
         )
@@ -932,7 +936,12 @@ class GainLost(Pattern):
         smoothed = _trailing_median(series.values, self.smooth)
         head = max(3, len(series) // 10)
         start = float(np.median(series.values[:head]))
-        peak_index = int(np.argmax(smoothed))
+        # The peak is judged only once the smoothing window is full and after the start level:
+        # the first few episodes of a rolling mean are noise, not a peak to lose.
+        first_peak = max(head, self.smooth - 1)
+        if first_peak >= len(series) - self.min_consecutive:
+            return None
+        peak_index = first_peak + int(np.argmax(smoothed[first_peak:]))
         gain = float(smoothed[peak_index]) - start
         needed = max(self.min_rel_gain * abs(start), self.z * _noise_sigma(series.values), 1e-12)
         if gain < needed:

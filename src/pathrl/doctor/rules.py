@@ -1082,6 +1082,7 @@ def _dpo_rules(c: DoctorConfig) -> list[Rule]:
             fixes=("lower beta (within 0.1…0.5, towards 0.1)",),
             source="seed 000 §9.2 ('DPO chosen/rejected margin grows slowly'); seed 003",
             flavors=frozenset({"trl_dpo"}),
+            exclude_flavors=frozenset({"trl_orpo"}),
         ),
         Rule(
             id="dpo_loss_fast_drop",
@@ -1097,6 +1098,8 @@ def _dpo_rules(c: DoctorConfig) -> list[Rule]:
             fixes=("raise beta", "lower learning_rate", "compare with SFT on the fixed eval set"),
             source="seed 000 §9.2 ('DPO loss drops fast but worse than SFT')",
             flavors=frozenset({"trl_dpo"}),
+            # ORPO's loss adds the SFT NLL: it does not start at ln 2.
+            exclude_flavors=frozenset({"trl_orpo"}),
         ),
     ]
 

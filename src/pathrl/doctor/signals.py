@@ -199,6 +199,8 @@ STEP_KEYS: tuple[str, ...] = (
     "step",
     "global_step",
     "_step",
+    # LLaMA-Factory's trainer_log.jsonl (ahead of its fractional `epoch`).
+    "current_steps",
     "update",
     "iteration",
     "epoch",
@@ -216,6 +218,9 @@ FLAVOR_MARKERS: dict[str, tuple[str, ...]] = {
     "router_sft": ("val_exact_match", "val_via_accuracy"),
     "trl_grpo": ("frac_reward_zero_std", "completions/mean_length", "completion_length"),
     "trl_dpo": ("rewards/margins", "rewards/chosen"),
+    # ORPO logs DPO's names too, but its rewards are beta × mean log-prob: margins of ~0.003
+    # on a run whose preference accuracy climbs 0.46 -> 0.76.
+    "trl_orpo": ("log_odds_ratio", "log_odds_chosen", "odds_ratio_loss"),
     "trl_ppo": ("objective/kl", "policy/approxkl_avg", "val/ratio"),
     "sb3": ("train/approx_kl", "rollout/ep_rew_mean", "train/value_loss", "monitor/r"),
     "verl": ("actor/ppo_kl", "critic/score/mean", "actor/pg_loss", "response_length/clip_ratio"),
