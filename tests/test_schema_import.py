@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
 import mongomock
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 from typer.testing import CliRunner
 
 from pathrl.cli import app
@@ -253,6 +258,38 @@ def test_value_type(values, kind):
     assert value_type(values) == kind
 
 
+def test_postgres_date_and_timestamp():
+    """DATE and TIMESTAMP on PostgreSQL, a non-public schema chosen by search_path; skipped
+    without a server (PATHRL_TEST_PG_URL, as in test_query_db.py)."""
+    base = os.environ.get("PATHRL_TEST_PG_URL",
+                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    pg_schema = f"pathrl_import_{os.getpid()}"
+    try:
+        admin = sa.create_engine(base, connect_args={"connect_timeout": 3})
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {pg_schema}")
+    except (SQLAlchemyError, ImportError) as exc:
+        pytest.skip(f"no PostgreSQL server at {base}: {exc.__class__.__name__}")
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE TABLE {pg_schema}.makers (id int PRIMARY KEY, "
+                                 "code text, name text, founded timestamp, listed date)")
+            conn.exec_driver_sql(f"CREATE TABLE {pg_schema}.cars (id int PRIMARY KEY, "
+                                 f"maker_id int REFERENCES {pg_schema}.makers(id), "
+                                 "price numeric(10, 2))")
+        url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={pg_schema}"})
+        schema = import_schema(url.render_as_string(hide_password=False)).schema
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {pg_schema} CASCADE")
+        admin.dispose()
+    makers = schema.table("makers")
+    assert {f.name: f.type for f in makers.fields} == {
+        "id": "int", "code": "str", "name": "str", "founded": "datetime", "listed": "date"}
+    assert makers.display == "name" and schema.table("cars").field("price").type == "float"
+    assert [r.label for r in schema.relations] == ["cars.maker_id -> makers.id"]
+
+
 # -- MongoDB -----------------------------------------------------------------------------------
 def fill_shop_mongo(db) -> None:
     db.makers.insert_many([{"id": f"M{i}", "name": f"Maker {i}",
@@ -444,9 +481,6 @@ def test_cli_nothing_written_on_error(tmp_path):
 
 def test_cli_exit_code_and_one_line(tmp_path):
     """Through the console script: one red line on stderr, exit 2."""
-    import subprocess
-    import sys
-
     pathrl = Path(sys.executable).with_name("pathrl")
     proc = subprocess.run([str(pathrl), "schema", "import", "sqlite:///" + str(tmp_path / "n.db"),
                            "--out", str(tmp_path / "n.yaml")], capture_output=True, text=True)
