@@ -20,7 +20,8 @@ err_console = Console(stderr=True)
 app = typer.Typer(help="Generate realistic schemas with data: many small business schemas to "
                        "train on, or big ERP schemas to test scale.", no_args_is_help=True)
 
-OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder to write (must be empty).")]
+OutOpt = Annotated[Path, typer.Option(
+    "--out", "-o", help="Folder to write (empty, or pass --force).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed: same seed, same schemas and data.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Write into a non-empty --out.")]
 RowsOpt = Annotated[int, typer.Option("--rows", help="Rows per table.")]
@@ -65,8 +66,10 @@ def schemas(
     domains: Annotated[list[str] | None, typer.Option(
         "--domains", help="Domains to draw from (repeat or comma-separate; default: all of "
                           "sales, hr, hospital, school, logistics, projects).")] = None,
-    min_tables: Annotated[int, typer.Option("--min-tables")] = 3,
-    max_tables: Annotated[int, typer.Option("--max-tables")] = 15,
+    min_tables: Annotated[int, typer.Option(
+        "--min-tables", help="Fewest tables in a schema (>= 3).")] = 3,
+    max_tables: Annotated[int, typer.Option(
+        "--max-tables", help="Most tables in a schema (<= 15).")] = 15,
     naming: Annotated[list[str] | None, typer.Option(
         "--naming", help="Naming styles to draw from: snake, camel, plural, prefixed, abbrev "
                          "(repeat or comma-separate; default: all).")] = None,
@@ -109,7 +112,8 @@ def stats(
     tables: Annotated[list[int] | None, typer.Option(
         "--tables", "-t", help="ERP sizes to measure (repeat).")] = None,
     seed: SeedOpt = 0,
-    max_hops: Annotated[int, typer.Option("--max-hops")] = 3,
+    max_hops: Annotated[int, typer.Option(
+        "--max-hops", help="Longest legal path counted, in joins.")] = 3,
     rows: Annotated[int, typer.Option(
         "--rows", help="Rows per table for the populate timing (0: skip populating).")] = 30,
     as_json: JsonOpt = False,
