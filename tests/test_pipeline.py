@@ -172,7 +172,7 @@ def test_mongo_backend_finds_values_too():
 @pytest.fixture
 def fixed_router_dir(tmp_path, monkeypatch):
     monkeypatch.setitem(protocol.ROUTER_LOADERS, "fixed-test",
-                        lambda directory, schema: FixedRouter(PROJECT_CONTRACTS))
+                        lambda directory, schema, database=None: FixedRouter(PROJECT_CONTRACTS))
     (tmp_path / "router.json").write_text(json.dumps({"kind": "fixed-test"}))
     return tmp_path
 

@@ -110,7 +110,9 @@ def test_load_router_dispatches_on_kind(model, tmp_path, monkeypatch):
     (toy_dir / "router.json").write_text(json.dumps({"kind": "toy"}))
     with pytest.raises(PathrlError, match="unknown kind 'toy'"):
         load_router(toy_dir, TINY)
-    monkeypatch.setitem(protocol.ROUTER_LOADERS, "toy", lambda directory, schema: Toy())
+    # A loader takes (directory, schema) and, optionally, the database.
+    monkeypatch.setitem(protocol.ROUTER_LOADERS, "toy",
+                        lambda directory, schema, database=None: Toy())
     assert isinstance(load_router(toy_dir, TINY), Toy)
     with pytest.raises(PathrlError, match="not a saved router"):
         load_router(tmp_path, TINY)
