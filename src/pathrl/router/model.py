@@ -48,6 +48,18 @@ def gb2312_hanzi() -> tuple[str, ...]:
     return tuple(out)
 
 
+def unknown_characters(tokenizer, questions: Sequence[str]) -> list[str]:
+    """The GB2312 hanzi and the characters of `questions` that `tokenizer` maps to [UNK]
+    (none for byte-level tokenizers): the tokens `extend_vocab` adds."""
+    if tokenizer.unk_token is None:
+        return []
+    candidates = sorted(set(gb2312_hanzi()) | {ch for q in questions for ch in q
+                                               if not ch.isspace()})
+    # One batched call: per-character tokenize() over ~7k characters is ~10x slower.
+    ids = tokenizer(candidates, add_special_tokens=False)["input_ids"]
+    return [ch for ch, i in zip(candidates, ids, strict=True) if i == [tokenizer.unk_token_id]]
+
+
 @dataclass
 class RouterConfig:
     """Architecture of a Router. Saved with the weights."""
@@ -228,15 +240,9 @@ class RouterModel(nn.Module):
         RouterConfig.extend_vocab): a Chinese character absent from the training questions
         then still gets its own (trainable) embedding at inference instead of [UNK].
         Returns the number of tokens added; 0 when `config.extend_vocab` is off."""
-        unk = self.tokenizer.unk_token
-        if not self.config.extend_vocab or unk is None:  # byte-level tokenizers: no unknowns
+        if not self.config.extend_vocab:
             return 0
-        candidates = sorted(set(gb2312_hanzi()) | {ch for q in questions for ch in q
-                                                   if not ch.isspace()})
-        unk_id = self.tokenizer.unk_token_id
-        # One batched call: per-character tokenize() over ~7k characters is ~10x slower.
-        ids = self.tokenizer(candidates, add_special_tokens=False)["input_ids"]
-        missing = [ch for ch, i in zip(candidates, ids, strict=True) if i == [unk_id]]
+        missing = unknown_characters(self.tokenizer, questions)
         self.config.added_tokens = sorted(set(self.config.added_tokens) | set(missing))
         return self._add_tokens(missing)
 
@@ -310,6 +316,35 @@ class RouterModel(nn.Module):
         else:
             value = self.value_head(pooled).squeeze(-1)
         return RouterOutput(logits, value)
+
+    # -- the training surface shared with the path scorer (SFTTrainer, RouterPPOTrainer) ------
+    kind = "factored"
+    action_heads = HEADS
+
+    def policy(self, batch: dict[str, torch.Tensor], with_value: bool = True) -> RouterOutput:
+        """`forward` on a `tokenize` batch."""
+        return self(batch["input_ids"], batch["attention_mask"], with_value=with_value)
+
+    def label_tensors(self, examples: Sequence) -> dict[str, torch.Tensor]:
+        from pathrl.router.types import label_tensors
+
+        return label_tensors(self.vocab, examples)
+
+    def supervised_loss(self, logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
+                        via_null_weight: float = 1.0) -> torch.Tensor:
+        """Cross-entropy of the three heads; the via "none" class weighted `via_null_weight`."""
+        via_weights = torch.ones(len(self.vocab.vias))
+        via_weights[0] = via_null_weight  # index 0 is always the empty via
+        return (nn.functional.cross_entropy(logits["anchor"], labels["anchor"])
+                + nn.functional.cross_entropy(logits["target"], labels["target"])
+                + nn.functional.cross_entropy(logits["via"], labels["via"], weight=via_weights))
+
+    def triples_of(self, actions: dict[str, torch.Tensor]) -> list[Triple]:
+        """The (possibly illegal) triples of sampled head actions."""
+        v = self.vocab
+        return [(v.anchors[a], v.targets[t], v.vias[i]) for a, t, i in zip(
+            actions["anchor"].tolist(), actions["target"].tolist(), actions["via"].tolist(),
+            strict=True)]
 
     def fresh_parameters(self) -> list[nn.Parameter]:
         """Parameters that start from nothing (heads, added-character embeddings): they need a

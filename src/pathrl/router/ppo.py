@@ -35,9 +35,9 @@ from pathrl.rl.ppo_core import (
     policy_loss,
     value_loss,
 )
-from pathrl.router.model import HEADS, RouterModel
+from pathrl.router.model import RouterModel
 from pathrl.router.reward import LayeredReward, RewardConfig
-from pathrl.router.types import LabelledQuestion, label_tensors
+from pathrl.router.types import LabelledQuestion
 
 
 @dataclass
@@ -164,8 +164,10 @@ def _sample(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def _head_logps(logits: dict[str, torch.Tensor], actions: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Log-probability of a joint action: the sum over the policy's heads (three for the
+    factored router, one "path" head for the path scorer)."""
     return sum(torch.log_softmax(logits[h], -1).gather(1, actions[h][:, None]).squeeze(1)
-               for h in HEADS)
+               for h in actions)
 
 
 class RouterPPOTrainer:
@@ -204,7 +206,7 @@ class RouterPPOTrainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.kl_ctl = AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.labels = label_tensors(model.vocab, self.train_set)
+        model.label_tensors(self.train_set)  # every label must be a legal path
         self.label_triples = [ex.triple for ex in self.train_set]
         self.label_null_rate = sum(not t[2] for t in self.label_triples) / len(self.train_set)
         self.update = 0
@@ -273,29 +275,27 @@ class RouterPPOTrainer:
         idx_list = idx.tolist()
         questions = [self.train_set[i].question for i in idx_list]
         model.eval()
-        logits: dict[str, list[torch.Tensor]] = {h: [] for h in HEADS}
-        ref_logits: dict[str, list[torch.Tensor]] = {h: [] for h in HEADS}
+        heads = model.action_heads
+        logits: dict[str, list[torch.Tensor]] = {h: [] for h in heads}
+        ref_logits: dict[str, list[torch.Tensor]] = {h: [] for h in heads}
         values = []
         for i in range(0, len(questions), cfg.micro_batch_size):
             enc = model.tokenize(questions[i:i + cfg.micro_batch_size])
-            out = model(enc["input_ids"], enc["attention_mask"])
-            ref = self.ref_model(enc["input_ids"], enc["attention_mask"], with_value=False)
-            for h in HEADS:
+            out = model.policy(enc)
+            ref = self.ref_model.policy(enc, with_value=False)
+            for h in heads:
                 logits[h].append(out.logits[h])
                 ref_logits[h].append(ref.logits[h])
             values.append(out.value)
-        cat = {h: torch.cat(logits[h]) for h in HEADS}
-        ref_cat = {h: torch.cat(ref_logits[h]) for h in HEADS}
-        actions = {h: _sample(cat[h], self.generator) for h in HEADS}
+        cat = {h: torch.cat(logits[h]) for h in heads}
+        ref_cat = {h: torch.cat(ref_logits[h]) for h in heads}
+        actions = {h: _sample(cat[h], self.generator) for h in heads}
         logp = _head_logps(cat, actions)
         ref_logp = _head_logps(ref_cat, actions)
-        vocab = model.vocab
-        predicted = [(vocab.anchors[a], vocab.targets[t], vocab.vias[v]) for a, t, v in zip(
-            actions["anchor"].tolist(), actions["target"].tolist(), actions["via"].tolist(),
-            strict=True)]
+        predicted = model.triples_of(actions)
         labels = [self.label_triples[i] for i in idx_list]
         rewards, components = self.reward_fn(predicted, labels, idx_list)
-        entropy = {h: entropy_from_logits(cat[h]).mean().item() for h in HEADS}
+        entropy = {h: entropy_from_logits(cat[h]).mean().item() for h in heads}
         return {"idx": idx, "questions": questions, "actions": actions, "logp": logp,
                 "ref_logp": ref_logp, "values": torch.cat(values), "rewards": rewards,
                 "components": components, "predicted": predicted, "labels": labels,
@@ -324,14 +324,14 @@ class RouterPPOTrainer:
                 for m0 in range(0, len(mb), cfg.micro_batch_size):
                     micro = mb[m0:m0 + cfg.micro_batch_size]
                     enc = model.tokenize([batch["questions"][i] for i in micro])
-                    out = model(enc["input_ids"], enc["attention_mask"])
-                    acts = {h: batch["actions"][h][micro] for h in HEADS}
+                    out = model.policy(enc)
+                    acts = {h: batch["actions"][h][micro] for h in model.action_heads}
                     logp_new = _head_logps(out.logits, acts)
                     pl = policy_loss(logp_new, batch["logp"][micro], advantages[micro],
                                      cfg.clip_range)
                     vl = value_loss(out.value, returns[micro], values_old[micro],
                                     cfg.clip_range_vf)
-                    ent = sum(entropy_from_logits(out.logits[h]) for h in HEADS).mean()
+                    ent = sum(entropy_from_logits(out.logits[h]) for h in acts).mean()
                     kl_ref = kl_estimate(logp_new, batch["ref_logp"][micro],
                                          cfg.kl_estimator).mean()
                     if critic_only:
@@ -436,7 +436,7 @@ class RouterPPOTrainer:
                 "kl_to_ref": kl_to_ref,
                 "kl_coef": self.kl_ctl.value,
                 "clip_fraction": opt["clip_fraction"],
-                **{f"entropy/{h}": batch["entropy"][h] for h in HEADS},
+                **{f"entropy/{h}": batch["entropy"][h] for h in batch["entropy"]},
                 "entropy": sum(batch["entropy"].values()),
                 "policy_loss": opt["policy_loss"],
                 "value_loss": opt["value_loss"],

@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pathrl.errors import PathrlError
 from pathrl.paths import LegalPath, PathVocab, Triple, Via
@@ -110,21 +110,31 @@ def check_questions(questions: Sequence[str]) -> list[str]:
     return list(questions)
 
 
-def _load_factored(directory: Path, schema: Schema) -> Router:
+def _load_factored(directory: Path, schema: Schema, database=None) -> Router:
     from pathrl.router.model import RouterModel
 
     return RouterModel.from_pretrained(directory, PathVocab.from_schema(schema),
                                        schema.fingerprint())
 
 
-RouterLoader = Callable[[Path, Schema], Router]
-ROUTER_LOADERS: dict[str, RouterLoader] = {"factored": _load_factored}
-"""Saved router kinds (router.json "kind") -> loader(directory, schema)."""
+def _load_scorer(directory: Path, schema: Schema, database=None) -> Router:
+    from pathrl.router.scorer import PathScorer
+
+    scorer = PathScorer.from_pretrained(directory)
+    scorer.bind(schema, database)
+    return scorer
+
+
+RouterLoader = Callable[[Path, Schema, Any], Router]
+ROUTER_LOADERS: dict[str, RouterLoader] = {"factored": _load_factored, "scorer": _load_scorer}
+"""Saved router kinds (router.json "kind") -> loader(directory, schema, database). The
+database is optional; routers that read values (the path scorer) use it."""
 DEFAULT_KIND = "factored"
 
 
-def load_router(directory: str | Path, schema: Schema) -> Router:
-    """The saved router in `directory`, of whatever kind its router.json says."""
+def load_router(directory: str | Path, schema: Schema, database=None) -> Router:
+    """The saved router in `directory`, of whatever kind its router.json says, ready to route
+    `schema` (a schema-reading router also reads `database`'s values when given)."""
     directory = Path(directory)
     meta_file = directory / "router.json"
     if not meta_file.is_file():
@@ -137,4 +147,4 @@ def load_router(directory: str | Path, schema: Schema) -> Router:
     if kind not in ROUTER_LOADERS:
         raise PathrlError(f"router in '{directory}' is of unknown kind {kind!r} (known: "
                           f"{', '.join(sorted(ROUTER_LOADERS))})")
-    return ROUTER_LOADERS[kind](directory, schema)
+    return ROUTER_LOADERS[kind](directory, schema, database)

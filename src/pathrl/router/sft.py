@@ -16,12 +16,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 
 from pathrl.errors import PathrlError
 from pathrl.rl.logging import RunLogger
-from pathrl.router.model import HEADS, RouterModel
-from pathrl.router.types import LabelledQuestion, label_tensors
+from pathrl.router.model import RouterModel
+from pathrl.router.types import LabelledQuestion
 
 
 @dataclass
@@ -59,11 +58,10 @@ class SFTConfig:
 
 def sft_loss(model: RouterModel, logits: dict[str, torch.Tensor],
              labels: dict[str, torch.Tensor], via_null_weight: float) -> torch.Tensor:
-    via_weights = torch.ones(len(model.vocab.vias))
-    via_weights[0] = via_null_weight  # index 0 is always the empty via
-    return (F.cross_entropy(logits["anchor"], labels["anchor"])
-            + F.cross_entropy(logits["target"], labels["target"])
-            + F.cross_entropy(logits["via"], labels["via"], weight=via_weights))
+    """The supervised loss of either router (three-head CE, or CE over legal paths)."""
+    if isinstance(model, RouterModel):
+        return model.supervised_loss(logits, labels, via_null_weight)
+    return model.supervised_loss(logits, labels)
 
 
 class SFTTrainer:
@@ -96,7 +94,7 @@ class SFTTrainer:
                                                     total)
         logger = RunLogger(self.out_dir, "sft_metrics")
         questions = [ex.question for ex in self.train_set]
-        labels = label_tensors(model.vocab, self.train_set)
+        labels = model.label_tensors(self.train_set)
         val_questions = [ex.question for ex in self.val_set]
         val_labels = [ex.triple for ex in self.val_set]
         best_em, best_state, best_epoch, stale = -1.0, None, -1, 0
@@ -109,8 +107,8 @@ class SFTTrainer:
             for i in range(0, len(order), cfg.batch_size):
                 idx = order[i:i + cfg.batch_size]
                 enc = model.tokenize([questions[j] for j in idx])
-                out = model(enc["input_ids"], enc["attention_mask"], with_value=False)
-                batch_labels = {h: labels[h][idx] for h in HEADS}
+                out = model.policy(enc, with_value=False)
+                batch_labels = {h: labels[h][idx] for h in model.action_heads}
                 loss = sft_loss(model, out.logits, batch_labels, cfg.via_null_weight)
                 optimizer.zero_grad()
                 loss.backward()

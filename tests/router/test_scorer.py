@@ -1,0 +1,169 @@
+"""The schema-reading path scorer and schema linking, on tiny schemas with a tiny random BERT."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from pathrl.db import write_sql
+from pathrl.errors import PathrlError
+from pathrl.linking import SchemaLinker
+from pathrl.router.evaluate import triple_metrics
+from pathrl.router.ppo import PPOConfig, RouterPPOTrainer
+from pathrl.router.protocol import load_router
+from pathrl.router.scorer import PathScorer, ScorerConfig, table_text
+from pathrl.router.sft import SFTConfig, SFTTrainer
+from pathrl.schema import Schema
+
+SHOP = Schema.from_dict({
+    "name": "shop",
+    "tables": {
+        "customer": {"display": "name", "fields": {"id": "str", "name": "str", "city": "str"}},
+        "orders": {"fields": {"id": "str", "customer_id": "str", "total": "float"}},
+        "payroll": {"fields": {"id": "str", "staff_id": "str", "salary": "float"}},
+        "staff": {"display": "full_name", "fields": {"id": "str", "full_name": "str"}},
+    },
+    "relations": [{"from": "orders.customer_id", "to": "customer.id"},
+                  {"from": "payroll.staff_id", "to": "staff.id"}],
+})
+
+
+@dataclass
+class Q:
+    question: str
+    anchor: str
+    target: str
+    via: tuple[str, ...] = ()
+
+    @property
+    def triple(self):
+        return (self.anchor, self.target, self.via)
+
+
+TRAIN = [
+    Q("How many customers are there?", "customer", "customer"),
+    Q("List all customers in Nairobi", "customer", "customer"),
+    Q("orders of Ann Lee", "customer", "orders"),
+    Q("what did Bo Chen order", "customer", "orders"),
+    Q("Which customer placed order 7?", "orders", "customer"),
+    Q("What is the salary of George Novak?", "staff", "payroll"),
+    Q("payroll records of Mia Wong", "staff", "payroll"),
+    Q("List the staff", "staff", "staff"),
+    Q("orders above 100", "orders", "orders"),
+    Q("who is paid the highest salary", "payroll", "staff"),
+]
+
+
+@pytest.fixture(scope="module")
+def shop_db(tmp_path_factory):
+    from pathrl.db import open_database
+
+    path = tmp_path_factory.mktemp("shop") / "shop.db"
+    url = f"sqlite:///{path}"
+    write_sql(url, SHOP, {
+        "customer": [{"id": "c1", "name": "Ann Lee", "city": "Nairobi"},
+                     {"id": "c2", "name": "Bo Chen", "city": "Lima"}],
+        "orders": [{"id": "o7", "customer_id": "c1", "total": 120.0}],
+        "payroll": [{"id": "p1", "staff_id": "s1", "salary": 5000.0}],
+        "staff": [{"id": "s1", "full_name": "George Novak"}, {"id": "s2", "full_name": "Mia Wong"}],
+    })
+    db = open_database(SHOP, "sqlite", url)
+    yield db
+    db.close()
+
+
+def test_linker_finds_table_words_columns_and_values(shop_db):
+    linker = SchemaLinker(SHOP, shop_db)
+    tables = linker.tables
+    links = linker.link("What is the salary of George Novak?")
+    assert {tables[i] for i in links.column_word} == {"payroll"}  # salary lives in payroll
+    assert [(v.text, v.table, v.column) for v in links.values] == [
+        ("George Novak", "staff", "full_name")]
+    assert linker.hint(links) == "George Novak = staff full name"
+    plural = linker.link("How many customers are there in Nairobi?")
+    assert {tables[i] for i in plural.table_word} == {"customer"}
+    assert {v.table for v in plural.values} == {"customer"}  # a city value
+    rows = linker.feature_rows(linker.link("orders of Ann Lee"))
+    assert rows[tables.index("orders")] == (1.0, 0.0, 0.0)
+    assert rows[tables.index("customer")] == (0.0, 0.0, 1.0)
+    assert SchemaLinker(SHOP).link("orders of Ann Lee").values == ()  # no database, no values
+
+
+def test_linker_keeps_words_inside_values_out():
+    schema = Schema.from_dict({"name": "s", "tables": {
+        "project": {"display": "name", "fields": {"id": "str", "name": "str"}},
+        "contract": {"fields": {"id": "str", "project_id": "str"}}},
+        "relations": [{"from": "contract.project_id", "to": "project.id"}]})
+    linker = SchemaLinker(schema)
+    linker._values = {"contract city": [("Contract City", "project", "name")]}
+    from pathrl.linking import _pattern
+
+    linker._value_re = _pattern(linker._values)
+    links = linker.link("projects named Contract City")
+    assert {linker.tables[i] for i in links.table_word} == {"project"}
+
+
+def test_table_text_reads_columns_not_keys():
+    text = table_text(SHOP, "payroll")
+    assert text.startswith("payroll:") and "salary" in text and "staff id" not in text
+
+
+def test_scorer_scores_every_legal_path_and_learns(tiny_backbone, shop_db):
+    torch.manual_seed(0)
+    model = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16))
+    context = model.bind(SHOP, shop_db)
+    assert context.n_paths == len(model.vocab.triples) == 8  # 4 single-table + 4 one-hop
+    out = model.policy(model.tokenize([q.question for q in TRAIN]))
+    assert out.logits["path"].shape == (len(TRAIN), 8) and out.value.shape == (len(TRAIN),)
+    probs = torch.softmax(out.logits["path"], -1)
+    assert torch.allclose(probs.sum(-1), torch.ones(len(TRAIN)))
+
+
+def test_scorer_sft_then_ppo_then_reload(tiny_backbone, shop_db, tmp_path):
+    torch.manual_seed(0)
+    model = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16))
+    model.bind(SHOP, shop_db)
+    model.extend_vocab([q.question for q in TRAIN])
+    model.setup_trainable()
+    summary = SFTTrainer(model, SFTConfig(epochs=30, lr=1e-3, head_lr=1e-2, patience=30),
+                         TRAIN, TRAIN, tmp_path / "sft").train()
+    assert summary["best_val_exact_match"] >= 0.9
+    routing = model.route_batch(["What is the salary of George Novak?"], top_k=3)[0]
+    probs = [r.probability for r in routing.routes]
+    assert len(probs) == 3 and probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-6
+    assert all(model.vocab.is_legal(*r.triple) for r in routing.routes)
+
+    loaded = load_router(tmp_path / "sft" / "model", SHOP, shop_db)  # dispatches on its kind
+    assert isinstance(loaded, PathScorer)
+    questions = [q.question for q in TRAIN]
+    assert loaded.predict(questions) == model.predict(questions)
+
+    ppo = RouterPPOTrainer(loaded, PPOConfig(total_updates=2, rollout_batch_size=10,
+                                             minibatch_size=5, micro_batch_size=5,
+                                             critic_warmup_updates=0, doctor=False,
+                                             eval_every=1),
+                           TRAIN, TRAIN, tmp_path / "ppo")
+    result = ppo.train()
+    assert result["updates"] == 2
+    preds = PathScorer.from_pretrained(tmp_path / "ppo" / "model")
+    preds.bind(SHOP, shop_db)
+    metrics = triple_metrics(preds.predict(questions), [q.triple for q in TRAIN], preds.vocab)
+    assert metrics["illegal_rate"] == 0.0 and metrics["exact_match"] >= 0.8
+
+
+def test_scorer_errors_are_clear(tiny_backbone, tmp_path):
+    model = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16))
+    with pytest.raises(PathrlError, match="not bound to a schema"):
+        model.tokenize(["x"])
+    model.bind(SHOP)
+    with pytest.raises(PathrlError, match="outside the schema's legal paths"):
+        model.label_tensors([Q("x", "customer", "payroll")])
+    with pytest.raises(PathrlError, match="no router.json"):
+        PathScorer.from_pretrained(tmp_path)
+    (tmp_path / "router.json").write_text("{not json")
+    with pytest.raises(PathrlError, match="not valid JSON"):
+        PathScorer.from_pretrained(tmp_path)
+    with pytest.raises(PathrlError, match="role_dim"):
+        ScorerConfig(role_dim=2)
