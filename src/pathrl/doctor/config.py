@@ -1,9 +1,10 @@
 """Thresholds of the doctor's rules, with the seed section each default comes from.
 
-Seeds (see /work/shared/SPEC.md §7): seed 000 §6.1 (collapse signature), §6.3 (golden config),
-§7 (router reward), §9.1 (quick table), §9.2 (detailed table), Q2; seed 001 §8.6 / §9 (five failure
-modes); seed 002 (GRPO log table). Where a seed names a symptom but no number, the default is a
-conservative practitioner's choice and says so.
+Seeds (the troubleshooting manual, SPEC §7): seed 000 §6.1 (collapse signature), §6.3 (golden
+config), §7 (router reward), §9.1 (quick table), §9.2 (detailed table), Q2; seed 001 §8.6 / §9
+(five failure modes); seed 002 (GRPO log table). Where a seed names a symptom but no number, the
+default is a conservative practitioner's choice and says so. Thresholds added after running the
+doctor on real public logs (docs/doctor.md, "Lessons from real logs") say which log showed why.
 """
 
 from __future__ import annotations
