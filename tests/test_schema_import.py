@@ -461,6 +461,9 @@ def test_cli_writes_refuses_and_forces(shop, tmp_path):
     assert "imported cars from SQLite: 11 tables, 7 relations" in first.stdout
     loaded = Schema.load(out)
     assert loaded.name == "cars" and loaded.rules.max_hops == 2
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # not the temporary file's 0600
     out.write_text("mine\n")
     again = invoke("schema", "import", f"sqlite:///{shop}", "--out", str(out))
     assert again.exit_code != 0 and "already exists" in str(again.exception)

@@ -150,38 +150,37 @@ def import_schema(source: str, *, name: str | None = None, max_hops: int = 3,
     source = source.strip()
     if not source:
         raise PathrlError("give a database URL or a file to import")
-    is_file = "://" not in source
-    spider = is_file and _is_spider_file(Path(source))
-    if not spider and (db_id is not None or values_db is not None):
+    kind = ("mongo" if source.startswith(MONGO_SCHEMES) else "sql" if "://" in source
+            else _file_kind(Path(source)))
+    if kind != "spider" and (db_id is not None or values_db is not None):
         raise PathrlError("--db-id and --db only apply to a Spider tables.json file")
-    if source.startswith(MONGO_SCHEMES):
+    if kind == "mongo":
         return import_mongo(source, name=name, max_hops=max_hops, sample_size=sample_rows)
-    if spider:
+    if kind == "spider":
         return import_spider(Path(source), db_id, values_db=values_db, name=name,
                              max_hops=max_hops, sample_rows=sample_rows)
-    return import_sql(_sqlite_file_url(Path(source)) if is_file else source, name=name,
-                      max_hops=max_hops, sample_rows=sample_rows)
+    url = source if kind == "sql" else f"sqlite:///{source}"
+    return import_sql(url, name=name, max_hops=max_hops, sample_rows=sample_rows)
 
 
-def _is_spider_file(path: Path) -> bool:
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _file_kind(path: Path) -> str:
+    """"sqlite" or "spider" (a tables.json) for a file given without a URL scheme."""
     if not path.exists():
         raise PathrlError(f"no such file: {path}")
     if path.is_dir():
         raise PathrlError(f"{path} is a directory, not a database file or a tables.json")
     with path.open("rb") as fh:
         head = fh.read(64)
-    return not head.startswith(b"SQLite format 3\x00") and (
-        path.suffix.lower() == ".json" or head.lstrip()[:1] == b"[")
-
-
-def _sqlite_file_url(path: Path) -> str:
-    with path.open("rb") as fh:
-        head = fh.read(16)
-    if head and head != b"SQLite format 3\x00":
-        raise PathrlError(f"{path} is not a database: expected a SQLite file, a Spider "
-                          "tables.json, or a URL (sqlite:///f.db, postgresql+psycopg://..., "
-                          "mongodb://host/db)")
-    return f"sqlite:///{path}"
+    if not head or head.startswith(_SQLITE_HEADER):  # SQLite reads an empty file as empty
+        return "sqlite"
+    if path.suffix.lower() == ".json" or head.lstrip()[:1] in (b"[", b"{"):
+        return "spider"
+    raise PathrlError(f"{path} is not a database: expected a SQLite file, a Spider "
+                      "tables.json, or a URL (sqlite:///f.db, postgresql+psycopg://..., "
+                      "mongodb://host/db)")
 
 
 def write_schema(schema: Schema, out: Path, force: bool = False) -> None:
@@ -192,11 +191,21 @@ def write_schema(schema: Schema, out: Path, force: bool = False) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, _file_mode(out))  # mkstemp's 0600 would make the schema private
         schema.save(tmp)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _file_mode(out: Path) -> int:
+    """The replaced file's permissions, or what a plain new file gets under the umask."""
+    if out.exists():
+        return out.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def check_out(out: Path, force: bool) -> None:
@@ -554,10 +563,9 @@ def import_spider(path: Path, db_id: str | None = None, *, values_db: str | None
 def _values_url(values_db: str) -> str:
     if "://" in values_db:
         return values_db
-    path = Path(values_db)
-    if not path.is_file():
-        raise PathrlError(f"no such SQLite file: {path}")
-    return _sqlite_file_url(path)
+    if _file_kind(Path(values_db)) != "sqlite":
+        raise PathrlError(f"--db {values_db}: expected the database's SQLite file or a URL")
+    return f"sqlite:///{values_db}"
 
 
 def _spider_entry(path: Path, db_id: str | None) -> dict[str, Any]:
