@@ -365,6 +365,9 @@ def test_mongo_errors():
         import_schema("mongomock://localhost/empty")
     with pytest.raises(PathrlError, match="bad MongoDB URL"):
         import_schema("mongodb://")
+    with mongomock.patch(servers=(("db.example", 27017),)), pytest.raises(
+            PathrlError, match="cannot reach MongoDB at 'mongodb://elsewhere.example/shop'"):
+        import_schema("mongodb://elsewhere.example/shop")  # no such server
 
 
 # -- Spider tables.json ------------------------------------------------------------------------
