@@ -353,3 +353,21 @@ def test_real_llamafactory_trainer_log_uses_current_steps() -> None:
     assert loss.steps[0] == 1 and loss.steps[-1] == 202
     assert not any("position" in note for note in report.notes)
     assert report.findings == []
+
+
+def test_a_few_zero_std_steps_at_the_start_are_not_a_dead_run() -> None:
+    """A hard task gives all-zero-std groups for the first steps of a healthy GRPO run."""
+    records = _dead_grpo(n=12)
+    assert "no_learning_signal" not in _rules(run_doctor(records))
+
+
+def test_dead_run_stops_training_live() -> None:
+    from pathrl.doctor import DoctorCallback
+
+    callback = DoctorCallback(stop_on_critical=True)
+    for record in _dead_grpo():
+        callback.on_update(int(record["step"]), record)
+        if callback.should_stop:
+            break
+    assert callback.should_stop
+    assert "no_learning_signal" in {f.rule for f in callback.findings}

@@ -24,7 +24,8 @@ def doctor(
     path: Path | None = typer.Argument(
         None,
         help="Run directory (metrics.jsonl, sft_metrics.jsonl, TensorBoard events, "
-        "trainer_state.json) or a JSONL / JSON / CSV / TensorBoard file.",
+        "trainer_state.json, SB3 monitor.csv beside PPO_1/) or a JSONL / JSON / CSV / SB3 "
+        "Monitor CSV / TensorBoard file.",
         show_default=False,
     ),
     as_json: bool = typer.Option(

@@ -404,12 +404,15 @@ def _kl_rules(c: DoctorConfig) -> list[Rule]:
 
 
 def _no_learning_signal(c: DoctorConfig) -> Rule:
+    # Judged over at least `min_points_flat` logged steps: a hard task can give all-zero-std
+    # groups for the first few steps of a healthy GRPO run, and live this rule stops training.
+    n = c.min_points_flat
     every_group_zero_std = Frequency(
-        "frac_reward_zero_std", ">", 0.999, c.no_signal_fraction, WHOLE_RUN, min_points=5
+        "frac_reward_zero_std", ">", 0.999, c.no_signal_fraction, WHOLE_RUN, min_points=n
     )
-    zero_gradient = Frequency("grad_norm", "<", 1e-12, c.no_signal_fraction, WHOLE_RUN, 5)
+    zero_gradient = Frequency("grad_norm", "<", 1e-12, c.no_signal_fraction, WHOLE_RUN, n)
     constant_reward_and_loss = AllOf(
-        required=[Constant("reward", min_points=5), Constant("loss", min_points=5)]
+        required=[Constant("reward", min_points=n), Constant("loss", min_points=n)]
     )
     symptoms = [every_group_zero_std, zero_gradient, constant_reward_and_loss]
     return Rule(
@@ -615,7 +618,13 @@ def _quality_rules(c: DoctorConfig) -> list[Rule]:
                 ],
                 supporting=[
                     Level("approx_kl", ">", c.approx_kl_max, c.min_consecutive),
-                    Oscillation("value_loss", c.value_swing_ratio, c.min_swings, c.window),
+                    Oscillation(
+                        "value_loss",
+                        c.value_swing_ratio,
+                        c.min_swings,
+                        c.window,
+                        min_fold=c.value_swing_fold,
+                    ),
                 ],
             ),
             diagnosis=(
