@@ -29,6 +29,7 @@ from pathrl.schema_import import (
     import_spider,
     introspect_sql,
     propose_mongo_references,
+    table_synonyms,
     value_type,
     write_schema,
 )
@@ -148,6 +149,8 @@ def test_sqlite_inferred_display_time_field_and_words(shop_import):
     assert schema.table("makers").time_field is None
     assert schema.table("car_models").synonyms_en == ("car model",)
     assert schema.table("employees").synonyms_en == ("employee",)
+    assert table_synonyms("Ref_Colors", {"ref color"}) == ("ref color", "color")
+    assert table_synonyms("ref_shapes", {"ref shape", "shape"}) == ("ref shape",)  # taken
     assert schema.table("employees").field("full_name").description == "Full name"
     link = schema.table("model_tags")
     assert (link.anchor, link.target) == (False, False)  # a pure link table is a bridge

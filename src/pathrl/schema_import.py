@@ -56,6 +56,8 @@ _CATEGORY_WORDS = frozenset({"type", "status", "category", "kind", "class", "met
                              "currency", "language", "lang", "color", "colour"})
 # A column carrying its own table's noun ("contract_no" in contract) names that table's rows.
 _OWN_TABLE_BONUS = 1.5
+# Words that prefix table names in warehouses and lookup schemas without naming anything.
+_NOISE_PREFIXES = frozenset({"ref", "lkp", "lookup", "lu", "dim", "fact", "stg", "tmp"})
 # Free text (comments, descriptions) is no entity name, however distinct.
 _LONG_TEXT_CHARS = 80
 _TIME_WORDS = frozenset({"date", "time", "day", "timestamp", "at", "on", "created", "when"})
@@ -678,7 +680,8 @@ def build_schema(catalog: Catalog, *, name: str | None = None, max_hops: int = 3
                           "(no table with plainly named columns)")
     foreign = _single_column_fks(catalog.foreign_keys, kept, warnings)
     fk_columns = {(r.from_table, r.from_field) for r in foreign}
-    tables = tuple(_table(t, catalog.kind, fk_columns, warnings) for t in kept.values())
+    nouns = {table_noun(t.name) for t in kept.values()}
+    tables = tuple(_table(t, catalog.kind, fk_columns, warnings, nouns) for t in kept.values())
     keys = {t.name: t.key for t in tables}
     relations = tuple(
         replace(r, cardinality="one_to_one")
@@ -711,7 +714,7 @@ def _single_column_fks(fks: Iterable[SourceForeignKey], tables: dict[str, Source
 
 
 def _table(t: SourceTable, kind: str, fk_columns: set[tuple[str, str]],
-           warnings: list[str]) -> Table:
+           warnings: list[str], nouns: set[str]) -> Table:
     key, key_note = infer_key(t)
     if key_note:
         warnings.append(f"table '{t.name}': {key_note}")
@@ -729,8 +732,19 @@ def _table(t: SourceTable, kind: str, fk_columns: set[tuple[str, str]],
         name=t.name, key=key, display=display,
         fields=tuple(Field(c.name, c.type, _field_description(c.name))
                      for c in t.columns),
-        description=description, synonyms_en=(table_noun(t.name),), time_field=time_field,
+        description=description, synonyms_en=table_synonyms(t.name, nouns),
+        time_field=time_field,
         anchor=not link_table, target=not link_table)
+
+
+def table_synonyms(table: str, nouns: set[str]) -> tuple[str, ...]:
+    """The table's singular noun, and the noun without a warehouse prefix ("ref color" ->
+    "color") unless another table is called that."""
+    noun = table_noun(table)
+    first, _, rest = noun.partition(" ")
+    if first in _NOISE_PREFIXES and rest and rest not in nouns:
+        return noun, rest
+    return (noun,)
 
 
 def _field_description(column: str) -> str:
