@@ -4,6 +4,7 @@ leaves it), populated in SQLite, built with the default DatasetConfig.
 
     .venv/bin/python benchmarks/data_build_scale.py --tables 200 --max-hops 3
     .venv/bin/python benchmarks/data_build_scale.py --tables 12,50,200
+    .venv/bin/python benchmarks/data_build_scale.py --tables 200 --source synth   # pathrl.synth
 
 Prints one JSON object per size: tables, legal paths (by hop count), examples, seconds (schema
 generation excluded), paths without examples, short paths and warnings.
@@ -96,13 +97,23 @@ def erp_schema(n_tables: int, seed: int, max_hops: int = 3) -> tuple[Schema, dic
     return schema, rows
 
 
-def run(n_tables: int, max_hops: int, seed: int) -> dict:
-    schema, rows = erp_schema(n_tables, seed, max_hops)
-    paths = enumerate_paths(schema)
+def run(n_tables: int, max_hops: int, seed: int, source: str = "own") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'erp.db'}"
+        if source == "synth":  # the project's procedural generator (pathrl.synth)
+            from pathrl.synth import generate_erp_schema, populate_sqlite
+
+            schema = generate_erp_schema(n_tables, seed)
+            if schema.rules.max_hops != max_hops:
+                schema = Schema.from_dict({**schema.to_dict(), "rules": {
+                    **schema.to_dict()["rules"], "max_hops": max_hops}})
+            populate_sqlite(schema, url, seed)
+        else:
+            schema, rows = erp_schema(n_tables, seed, max_hops)
+        paths = enumerate_paths(schema)
         database = SQLDatabase(schema, url)
-        database.write(rows)
+        if source != "synth":
+            database.write(rows)
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -113,7 +124,7 @@ def run(n_tables: int, max_hops: int, seed: int) -> dict:
     hops: dict[str, int] = {}
     for p in paths:
         hops[str(p.n_hops)] = hops.get(str(p.n_hops), 0) + 1
-    return {"tables": n_tables, "max_hops": max_hops, "paths": len(paths),
+    return {"source": source, "tables": n_tables, "max_hops": max_hops, "paths": len(paths),
             "paths_by_hops": hops, "examples": sum(len(v) for v in splits.values()),
             "seconds": round(seconds, 1),
             "paths_without_examples": report["paths_without_examples"],
@@ -126,9 +137,11 @@ def main() -> None:
     parser.add_argument("--tables", default="200", help="comma-separated table counts")
     parser.add_argument("--max-hops", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--source", choices=("own", "synth"), default="own",
+                        help="own: the generator in this file; synth: pathrl.synth's ERP")
     args = parser.parse_args()
     for n in (int(x) for x in args.tables.split(",")):
-        print(json.dumps(run(n, args.max_hops, args.seed)))
+        print(json.dumps(run(n, args.max_hops, args.seed, args.source)))
         sys.stdout.flush()
 
 

@@ -1,4 +1,4 @@
-"""Router dataset: questions for every legal path (seed 000 §4.2).
+"""Router dataset: questions for every legal path (usage questions and entity lookups).
 
     from pathrl.data import DatasetConfig, build_dataset, write_dataset, load_split
     splits = build_dataset(schema, database, DatasetConfig(seed=7))

@@ -86,7 +86,7 @@ class DatasetConfig:
         40, "Most examples any one path gets (a schema of few tables cannot put thousands "
             "of distinct questions on one table).")
     max_examples: int = _opt(
-        20000, "Cap on the total size. With more paths than the cap allows at min_per_path, "
+        30000, "Cap on the total size. With more paths than the cap allows at min_per_path, "
                "every path still gets one example while the cap holds (then paths are sampled, "
                "stratified by hops).")
     fuzzy_ratio: float = _opt(
@@ -623,7 +623,8 @@ class DatasetBuilder:
     def split(self, examples: list[Example]) -> DatasetSplits:
         """heldout = held-out styles; the rest train/val/test stratified by path and wording:
         each example goes to the split furthest below its share, counting both its path and
-        its (hops, wording) cell, so small paths still spread over val and test."""
+        its (hops, wording, language, usage-or-lookup) cell, so small paths still spread over
+        val and test and every split mixes usage questions and lookups alike."""
         rng = random.Random(f"{self.cfg.seed}:split")
         names = ("train", "val", "test")
         heldout_styles = set(self.cfg.heldout_styles)
@@ -636,7 +637,8 @@ class DatasetBuilder:
         ratios = dict(zip(names, self.cfg.split_ratios, strict=True))
         for ex in main:
             pc = by_path.setdefault(ex.path_id, Counter())
-            cc = by_cell.setdefault((ex.hops, ex.wording, ex.language), Counter())
+            cc = by_cell.setdefault((ex.hops, ex.wording, ex.language, ex.style == "usage"),
+                                    Counter())
             n_p, n_c = sum(pc.values()) + 1, sum(cc.values()) + 1
 
             def deficit(name: str, pc=pc, cc=cc, n_p=n_p, n_c=n_c) -> float:

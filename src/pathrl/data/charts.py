@@ -1,4 +1,4 @@
-"""The dataset charts of seed 000 §4.3: category, priority, hop count and via null vs non-null
+"""The dataset charts: category, priority, hop count and via null vs non-null
 (the ratio that makes "always predict null" a reward hack), one PNG each plus an overview."""
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def build(
         help="Share of usage questions (filters, counts, groups, superlatives...) per "
              "path; the rest are entity lookups.")] = 0.55,
     max_examples: Annotated[int, typer.Option(
-        help="Cap on the total size (paths are sampled beyond it).")] = 20000,
+        help="Cap on the total size (paths are sampled beyond it).")] = 30000,
     heldout_share: Annotated[float, typer.Option(
         help="Share written in held-out (long-tail) styles.")] = 0.1,
     split: Annotated[str, typer.Option(help="train,val,test shares.")] = "0.8,0.1,0.1",
@@ -132,6 +132,7 @@ def build(
     counts = ", ".join(f"{k} {len(v)}" for k, v in splits.items())
     console.print(f"wrote [bold]{out}[/]: {counts} "
                   f"({stats['all']['examples']} examples, {len(splits.report['quotas'])} paths; "
+                  f"single table {stats['all']['single_table_ratio']:.1%}, "
                   f"via null {stats['all']['via_null_ratio']:.1%}, fuzzy "
                   f"{stats['train_val_test']['fuzzy_ratio']:.1%} of train/val/test)")
     if report["short_paths"] or report["paths_without_examples"]:

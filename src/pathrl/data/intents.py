@@ -69,7 +69,7 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:] if text[:1].isascii() else text
 
 
-def _zh_tidy(text: str) -> str:
+def zh_tidy(text: str) -> str:
     """English words inside Chinese: one space around them, none before Chinese punctuation."""
     text = re.sub(r"(?<=[\u3400-\u9fff])(?=[A-Za-z])|(?<=[A-Za-z])(?=[\u3400-\u9fff])", " ",
                   text)
@@ -343,8 +343,7 @@ class UsageQuestions:
         w = self.words[path.target]
         c, n = w.column(rng.choice(cols).name, lang), w.nouns(lang, rng)
         text = (rng.choice([f"每个{c}有多少{n}？", f"按{c}统计{n}的数量"]) if lang == "zh" else
-                rng.choice([f"How many {n} are there per {c}?",
-                            f"How many {n} does each {c} have?", f"Count the {n} by {c}.",
+                rng.choice([f"How many {n} are there per {c}?", f"Count the {n} by {c}.",
                             f"What is the number of {n} for each {c}?"]))
         return UsageQuestion(_fix(text, lang), lang, "group_count", "precise", "", _no_filter())
 
@@ -608,4 +607,4 @@ class UsageQuestions:
 
 
 def _fix(text: str, lang: str) -> str:
-    return _zh_tidy(text) if lang == "zh" else _cap(re.sub(r"\s+", " ", text).strip())
+    return zh_tidy(text) if lang == "zh" else _cap(re.sub(r"\s+", " ", text).strip())

@@ -13,6 +13,7 @@ Chinese synonyms, so a schema without them yields English-only questions (the bu
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 from pathrl.data.lexicon import (
@@ -294,6 +295,8 @@ class QuestionTemplates:
         include = self._included(frame.path, style, rng)
         text = (self._realize_zh if frame.lang == "zh" else self._realize_en)(
             frame, style, words, include, rng)
+        if text and frame.lang == "zh":
+            text = _zh_spacing(text)
         return Draft(frame, style, text) if text else None
 
     def _words(self, frame: Frame, style: str, rng: random.Random) -> list[str]:
@@ -468,6 +471,15 @@ class QuestionTemplates:
             return ""
         fp = field_phrase(target, target.field(target.time_field))
         return fp.text(lang) or ""
+
+
+def _zh_spacing(text: str) -> str:
+    """English words inside Chinese (no Chinese synonym): one space around them, and one
+    between a word and the entity placeholder ("bin location BL-2019-002")."""
+    text = re.sub(r"(?<=[\u3400-\u9fff])(?=[A-Za-z])|(?<=[A-Za-z])(?=[\u3400-\u9fff])", " ",
+                  text)
+    text = re.sub(r"(?<=[A-Za-z])(?<!\x01E)(?=\x01)", " ", text)  # not inside ENTITY
+    return re.sub(r"  +", " ", text)
 
 
 def _capitalise(text: str) -> str:
