@@ -223,3 +223,34 @@ def test_lora_trains_few_parameters_and_saves_merged(backbone, tmp_path):
     reloaded = RouterModel.from_pretrained(tmp_path / "model", VOCAB, TINY.fingerprint())
     questions = [q.question for q in TRAIN]
     assert reloaded.predict(questions) == model.predict(questions)  # LoRA merged on save
+
+
+def test_ppo_keeps_the_best_validation_policy(sft_dir, tmp_path):
+    """The aggressive preset drifts; the saved model is the best validated one (the SFT start
+    at worst), and the summary says which update it is."""
+    model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
+    questions = [q.question for q in TRAIN]
+    sft_em = triple_metrics(model.predict(questions), [q.triple for q in TRAIN],
+                            VOCAB)["exact_match"]
+    cfg = PPOConfig.aggressive(total_updates=4, rollout_batch_size=8, minibatch_size=4,
+                               micro_batch_size=4, learning_rate=5e-3, eval_every=2,
+                               doctor=False)
+    summary = RouterPPOTrainer(model, cfg, TRAIN, TRAIN, tmp_path).train()
+    kept = summary["kept"]
+    assert kept is not None and kept["update"] in (0, 2, 4)
+    assert kept["val_exact_match"] >= sft_em
+    saved = RouterModel.from_pretrained(tmp_path / "model", VOCAB, TINY.fingerprint())
+    em = triple_metrics(saved.predict(questions), [q.triple for q in TRAIN], VOCAB)
+    assert em["exact_match"] == pytest.approx(kept["val_exact_match"])
+
+
+def test_prompt_weights_steer_the_rollouts(sft_dir, tmp_path):
+    model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
+    weights = [0.0] * len(TRAIN)
+    weights[3] = weights[4] = 1.0
+    cfg = PPOConfig(total_updates=1, rollout_batch_size=2, minibatch_size=2,
+                    micro_batch_size=2, doctor=False, eval_every=0)
+    trainer = RouterPPOTrainer(model, cfg, TRAIN, TRAIN, tmp_path, prompt_weights=weights)
+    assert sorted(trainer.rollout()["idx"].tolist()) == [3, 4]
+    with pytest.raises(PathrlError, match="prompt_weights"):
+        RouterPPOTrainer(model, cfg, TRAIN, TRAIN, tmp_path, prompt_weights=[1.0])

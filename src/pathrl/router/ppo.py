@@ -105,6 +105,10 @@ class PPOConfig:
     """Stop training when the doctor raises a critical finding."""
     exec_feedback: bool = False
     """Add the execution-feedback reward (runs the routed query; slower)."""
+    keep_best: bool = True
+    """Save the policy of the best greedy validation exact match (measured every
+    `eval_every` updates, the SFT start included), not the last one: PPO drift that costs
+    validation accuracy is never shipped."""
     reward: RewardConfig = field(default_factory=RewardConfig)
     seed: int = 7
 
@@ -177,11 +181,23 @@ class RouterPPOTrainer:
 
     def __init__(self, model: RouterModel, config: PPOConfig,
                  train: Sequence[LabelledQuestion], val: Sequence[LabelledQuestion],
-                 out_dir: str | Path, executor: Callable | None = None):
+                 out_dir: str | Path, executor: Callable | None = None,
+                 prompt_weights: Sequence[float] | None = None):
+        """`train` is the prompt pool rollouts draw from; `prompt_weights` (one per prompt,
+        >= 0) make the draw weighted, e.g. towards the questions the SFT router gets wrong
+        (`pathrl.router.workflows.prompt_pool`); without them the draw is uniform."""
         if not train:
             raise PathrlError("PPO needs training questions")
         self.model, self.config = model, config
         self.train_set, self.val_set = list(train), list(val)
+        self.prompt_weights: torch.Tensor | None = None
+        if prompt_weights is not None:
+            weights = torch.tensor(list(prompt_weights), dtype=torch.float64)
+            if len(weights) != len(self.train_set) or bool((weights < 0).any()) or not bool(
+                    weights.sum() > 0):
+                raise PathrlError("prompt_weights must be one non-negative weight per prompt, "
+                                  "not all zero")
+            self.prompt_weights = weights
         self.out_dir = Path(out_dir)
         self.reward_fn = LayeredReward(config.reward, model.vocab,
                                        executor if config.exec_feedback else None)
@@ -211,6 +227,7 @@ class RouterPPOTrainer:
         self.label_null_rate = sum(not t[2] for t in self.label_triples) / len(self.train_set)
         self.update = 0
         self.kl_trips = 0
+        self.best: tuple[float, int, dict] | None = None  # (val exact match, update, state)
         self.stop_reason: str | None = None
         self.doctor = None
         if config.doctor:
@@ -243,6 +260,7 @@ class RouterPPOTrainer:
             "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
             "python_rng": random.getstate(), "config": asdict(self.config),
             "doctor": self.doctor.state_dict() if hasattr(self.doctor, "state_dict") else None,
+            "best": self.best,
         }
         tmp = path.with_suffix(".tmp")
         torch.save(state, tmp)
@@ -263,6 +281,7 @@ class RouterPPOTrainer:
         torch.set_rng_state(state["torch_rng"])
         random.setstate(state["python_rng"])
         self.update, self.kl_trips = state["update"], state["kl_trips"]
+        self.best = state.get("best")
         if state.get("doctor") and hasattr(self.doctor, "load_state_dict"):
             self.doctor.load_state_dict(state["doctor"])
 
@@ -271,7 +290,12 @@ class RouterPPOTrainer:
     def rollout(self) -> dict[str, Any]:
         cfg, model = self.config, self.model
         n = len(self.train_set)
-        idx = torch.randperm(n, generator=self.generator)[: min(cfg.rollout_batch_size, n)]
+        k = min(cfg.rollout_batch_size, n)
+        if self.prompt_weights is None:
+            idx = torch.randperm(n, generator=self.generator)[:k]
+        else:
+            idx = torch.multinomial(self.prompt_weights, k, replacement=False,
+                                    generator=self.generator)
         idx_list = idx.tolist()
         questions = [self.train_set[i].question for i in idx_list]
         model.eval()
@@ -374,6 +398,14 @@ class RouterPPOTrainer:
         return triple_metrics(preds, [ex.triple for ex in self.val_set],
                               self.model.vocab)["exact_match"]
 
+    def _remember_if_best(self, val_exact_match: float, update: int = 0) -> None:
+        """Keep (in memory) the policy with the best greedy validation exact match; on ties
+        the later one (it has seen more of the reward)."""
+        if not self.config.keep_best or math.isnan(val_exact_match):
+            return
+        if self.best is None or val_exact_match >= self.best[0]:
+            self.best = (val_exact_match, update, copy.deepcopy(self.model.state_dict()))
+
     # -- loop ----------------------------------------------------------------------------------
     def train(self, resume: bool = False,
               progress: Callable[[int, int, dict], None] | None = None) -> dict[str, Any]:
@@ -389,6 +421,8 @@ class RouterPPOTrainer:
             logger.path.unlink(missing_ok=True)
         start = time.perf_counter()
         greedy_em = self._val_exact_match() if cfg.eval_every and self.update == 0 else None
+        if greedy_em is not None and not resume:
+            self._remember_if_best(greedy_em)
         try:
             self._loop(logger, progress, greedy_em)
         except KeyboardInterrupt:
@@ -399,8 +433,13 @@ class RouterPPOTrainer:
         updates_run = self._updates_run
         logger.close()
         wall = time.perf_counter() - start
+        kept = None
+        if cfg.keep_best and self.best is not None:
+            kept = {"update": self.best[1], "val_exact_match": self.best[0]}
+            self.model.load_state_dict(self.best[2])
         self.model.save_pretrained(self.out_dir / "model")
         return {"updates": self.update, "updates_run": updates_run, "wall_s": wall,
+                "kept": kept,
                 "updates_per_s": updates_run / max(wall, 1e-9),
                 "stop_reason": self.stop_reason,
                 "findings": [f.to_dict() for f in self.doctor.findings] if self.doctor else [],
@@ -418,8 +457,10 @@ class RouterPPOTrainer:
                                           cfg.kl_estimator).mean())
             self.kl_ctl.update(kl_to_ref, len(batch["rewards"]))
             self.kl_trips = self.kl_trips + 1 if opt["kl_early_stop"] else 0
-            if cfg.eval_every and (self.update + 1) % cfg.eval_every == 0:
+            if cfg.eval_every and ((self.update + 1) % cfg.eval_every == 0
+                                   or self.update + 1 == cfg.total_updates):
                 greedy_em = self._val_exact_match()
+                self._remember_if_best(greedy_em, self.update + 1)
             predicted, labels = batch["predicted"], batch["labels"]
             comps = batch["components"]
             metrics = {
