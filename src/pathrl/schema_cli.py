@@ -156,7 +156,8 @@ def check(schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = 
 def import_cmd(
     source: Annotated[str, typer.Argument(
         help="sqlite:///f.db (or a SQLite file), postgresql+psycopg://user@host/db, "
-             "mongodb://host/db, or a Spider-style tables.json.", show_default=False)],
+             "mongodb://host/db, or a Spider-style tables.json.", metavar="URL_OR_FILE",
+        show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Schema YAML/JSON to write.")],
     name: Annotated[str | None, typer.Option(
         help="Schema name (default: the database's name).")] = None,
