@@ -15,6 +15,7 @@ from pathrl.paths import PathVocab
 from pathrl.pipeline import RoutedQA
 from pathrl.query import Filter
 from pathrl.router import protocol
+from pathrl.router.baselines import make_baseline
 from pathrl.router.protocol import RankedRoute, Routing
 
 SCHEMA = demo_schema()
@@ -150,6 +151,20 @@ def test_no_entity_runs_unfiltered_and_says_so(database, question):
     assert answer.status == "no_entity" and answer.entity is None and answer.mention is None
     assert db.runs == 1 and answer.result.count == len(ROWS["contract"])
     assert "unfiltered" in answer.message
+
+
+def test_any_router_and_batches(database):
+    """The lexical baseline is a Router too; ask_batch routes in one call, same answers."""
+    lexical = RoutedQA(make_baseline("lexical", SCHEMA, VOCAB), database)
+    name = ROWS["project"][0]["name"]
+    questions = [f"List the contracts of project {name}", "contracts of project harmless"]
+    found, missing = lexical.ask_batch(questions)
+    assert found.status == "ok" and found.route.path.id == "project>contract"
+    assert {r["id"] for r in found.rows} == contracts_of(name)
+    assert missing.status == "entity_not_found"
+    assert [a.to_dict() for a in (found, missing)] == [
+        lexical.ask(q).to_dict() | {"elapsed_ms": a.to_dict()["elapsed_ms"]}
+        for q, a in zip(questions, (found, missing), strict=True)]
 
 
 def test_no_route(database):

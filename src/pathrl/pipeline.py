@@ -3,6 +3,7 @@
     qa = RoutedQA(router, database)
     answer = qa.ask("Show the change records of the contracts of project Riyadh Railway")
     answer.status, answer.route.path.id, answer.entity, answer.query, answer.rows
+    answers = qa.ask_batch(questions)  # one route_batch call
 
 The entity is looked up in the route's anchor table (its rows are read once per table):
 first among the display values (the field the query filters on), then among the table's other
@@ -29,6 +30,7 @@ Railway".
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +41,7 @@ from pathrl.db import Database, ExecResult
 from pathrl.paths import PathVocab
 from pathrl.query import Filter
 from pathrl.router.baselines import ZH_CONNECTORS, TableMatcher, entity_spans
-from pathrl.router.protocol import RankedRoute, Router
+from pathrl.router.protocol import RankedRoute, Router, Routing, check_questions
 
 STATUSES = ("ok", "empty", "error", "no_entity", "entity_not_found", "ambiguous_entity",
             "no_route")
@@ -305,7 +307,16 @@ class RoutedQA:
 
     # -- the pipeline -------------------------------------------------------------------------
     def ask(self, question: str) -> Answer:
-        routing = self.router.route_batch([question], top_k=self.top_k)[0]
+        return self.ask_batch([question])[0]
+
+    def ask_batch(self, questions: Sequence[str]) -> list[Answer]:
+        """`ask` for many questions, routed in one `route_batch` call."""
+        routings = self.router.route_batch(check_questions(questions), top_k=self.top_k)
+        return [self.answer(routing) for routing in routings]
+
+    def answer(self, routing: Routing) -> Answer:
+        """The Answer for a question already routed."""
+        question = routing.question
         if not routing.routes:
             return Answer(question, "no_route", None)
         route = routing.best
