@@ -23,8 +23,8 @@ _SCHEMA = {
         "departments": {"key": "id", "display": "id", "fields": {
             "id": "int", "dept_name": "str", "budget": "float"}},
         "employees": {"key": "id", "display": "id", "time_field": "hired_at", "fields": {
-            "id": "int", "full_name": "str", "city": "str", "salary": "float",
-            "hired_at": "date", "department_id": "int"}},
+            "id": "int", "full_name": "str", "email": "str", "city": "str",
+            "salary": "float", "hired_at": "date", "department_id": "int"}},
         "customers": {"key": "id", "display": "id", "fields": {
             "id": "int", "name": "str", "country": "str"}},
         "orders": {"key": "id", "display": "id", "time_field": "placed_at", "fields": {
@@ -46,8 +46,8 @@ def _make_db(path) -> str:
     con = sqlite3.connect(path)
     con.executescript("""
         CREATE TABLE departments (id INTEGER PRIMARY KEY, dept_name TEXT, budget REAL);
-        CREATE TABLE employees (id INTEGER PRIMARY KEY, full_name TEXT, city TEXT, salary REAL,
-                                hired_at DATETIME, department_id INTEGER);
+        CREATE TABLE employees (id INTEGER PRIMARY KEY, full_name TEXT, email TEXT, city TEXT,
+                                salary REAL, hired_at DATETIME, department_id INTEGER);
         CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, country TEXT);
         CREATE TABLE orders (id INTEGER PRIMARY KEY, order_no TEXT, amount REAL,
                              placed_at DATETIME, customer_id INTEGER, employee_id INTEGER);
@@ -55,8 +55,8 @@ def _make_db(path) -> str:
     rng = random.Random(0)
     con.executemany("INSERT INTO departments VALUES (?, ?, ?)",
                     [(i, n, 1000.0 * i) for i, n in enumerate(("Sales", "Finance", "Legal"), 1)])
-    con.executemany("INSERT INTO employees VALUES (?, ?, ?, ?, ?, ?)", [
-        (i, f"Person {chr(64 + i)} Novak", _CITIES[i % 3], 3000.0 + 250 * i,
+    con.executemany("INSERT INTO employees VALUES (?, ?, ?, ?, ?, ?, ?)", [
+        (i, f"Person {chr(64 + i)} Novak", f"p{i}@shop.example", _CITIES[i % 3], 3000.0 + 250 * i,
          f"20{18 + i % 5}-0{1 + i % 9}-1{i % 9} 09:30:00", 1 + i % 3) for i in range(1, 13)])
     con.executemany("INSERT INTO customers VALUES (?, ?, ?)", [
         (i, f"Client {i:02d} Ltd", _COUNTRIES[i % 4]) for i in range(1, 11)])
@@ -142,6 +142,24 @@ def test_single_table_labels_and_join_labels_follow_the_convention(shop, built):
     # a column instead of the table word: "What is the salary of Person A Novak?"
     mentions = intents("departments>employees")["lookup"]
     assert any("salary" in q or "city" in q for q in mentions)
+
+
+def test_rows_named_by_any_name_like_column(shop):
+    """Entities are not only display values: another mostly-distinct text column (email)
+    names anchor rows too, stored as an `eq` condition on the anchor."""
+    schema, database = shop
+    builder = DatasetBuilder(schema, database, DatasetConfig())
+    path = builder.vocab.path_by_id["employees>orders"]
+    named = [q for seed in range(12)
+             for q in builder.usage.candidates(path, "en", random.Random(seed))
+             if q.condition is not None and q.condition.table == "employees"]
+    by_email = [q for q in named if q.condition.column == "email"]
+    assert by_email and all(q.condition.op == "eq" and q.entity in q.text
+                            and q.filter["entity"] is None for q in by_email)
+    assert builder.verify([]) == []
+    # and they execute: every such question's condition reaches orders
+    for q in by_email:
+        assert q.condition.value in builder.filler.reachable_values(path, "email")
 
 
 def test_intents_in_the_built_dataset(built):

@@ -44,6 +44,7 @@ from pathrl.schema import Schema, Table
 
 USAGE_INTENTS = ("count", "list", "filter_text", "filter_number", "filter_date", "group_count",
                  "superlative", "aggregate", "exists", "lookup")
+_VALUE_FIRST = "\x03"  # marks a sentence that starts with a value: no capital letter
 _PLACE_WORDS = {"country", "city", "region", "state", "province", "location", "area", "zone"}
 
 
@@ -427,7 +428,8 @@ class UsageQuestions:
             else:
                 text = (rng.choice([f"What is the {c} of {one} {value}?",
                                     f"Show the {c} of the {one} {value}."]) if named else
-                        rng.choice([f"What is the {c} of {value}?", f"{value}'s {c}?"]))
+                        rng.choice([f"What is the {c} of {value}?",
+                                    f"{_VALUE_FIRST}{value}'s {c}?"]))
             wording = "precise" if named else "fuzzy"
         else:
             text = (rng.choice([f"查询{one}{value}", f"{one}“{value}”的信息"]) if lang == "zh" else
@@ -486,41 +488,53 @@ class UsageQuestions:
                                f"{counted} linked to it?"])
         return UsageQuestion(_fix(text, lang), lang, "superlative", "precise", "", _no_filter())
 
-    def _named_anchor(self, path: LegalPath, rng: random.Random) -> str | None:
+    def _named_anchor(self, path: LegalPath, rng: random.Random) -> tuple[str, str] | None:
+        """(value, column) of an anchor row with rows along the path: mostly by the display
+        field, sometimes by another name-like text column ("employee by email")."""
+        display = self.filler.display[path.anchor]
+        others = [c for c in self._name_columns(path.anchor) if c.name != display]
+        if others and self.reachable_values is not None and rng.random() < 0.25:
+            col = rng.choice(others)
+            values = self.reachable_values(path, col.name)
+            if values:
+                return rng.choice(values), col.name
         pool = self.filler.reachable_entities(path)
-        return rng.choice(pool) if pool else None
+        return (rng.choice(pool), display) if pool else None
 
-    def _entity_parts(self, path: LegalPath, entity: str) -> tuple[dict, Condition | None]:
-        return self._entity_filter(path.anchor, self.filler.display[path.anchor], entity)
+    def _entity_parts(self, path: LegalPath, named: tuple[str, str]
+                      ) -> tuple[dict, Condition | None]:
+        return self._entity_filter(path.anchor, named[1], named[0])
 
     def _count_of_entity(self, path: LegalPath, lang: str, rng: random.Random
                          ) -> UsageQuestion | None:
-        e = self._named_anchor(path, rng)
-        if e is None:
+        named = self._named_anchor(path, rng)
+        if named is None:
             return None
+        e = named[0]
         a = self.words[path.anchor].noun(lang, rng)
         t = self.words[path.target].nouns(lang, rng)
-        named = rng.random() < 0.6 or bool(path.via)
+        with_word = rng.random() < 0.6 or bool(path.via)
         if path.via:
             v = self._via_phrase(path, lang, rng)
             text = (f"{a}{e}的{v}有多少{t}？" if lang == "zh" else
                     rng.choice([f"How many {t} are there for the {v} of {a} {e}?",
                                 f"Count the {t} of the {v} of {a} {e}."]))
         elif lang == "zh":
-            text = f"{a}{e}有多少{t}？" if named else f"{e}有多少{t}？"
+            text = f"{a}{e}有多少{t}？" if with_word else f"{e}有多少{t}？"
         else:
             text = (rng.choice([f"How many {t} does {a} {e} have?",
-                                f"Count the {t} of {a} {e}."]) if named else
+                                f"Count the {t} of {a} {e}."]) if with_word else
                     rng.choice([f"How many {t} does {e} have?", f"How many {t} for {e}?"]))
-        flt, cond = self._entity_parts(path, e)
-        return UsageQuestion(_fix(text, lang), lang, "count", "precise" if named else "fuzzy",
+        flt, cond = self._entity_parts(path, named)
+        return UsageQuestion(_fix(text, lang), lang, "count", "precise" if with_word else "fuzzy",
                              e, flt, cond)
 
     def _exists_for_entity(self, path: LegalPath, lang: str, rng: random.Random
                            ) -> UsageQuestion | None:
-        e = self._named_anchor(path, rng)
-        if e is None:
+        named = self._named_anchor(path, rng)
+        if named is None:
             return None
+        e = named[0]
         a = self.words[path.anchor].noun(lang, rng)
         t = self.words[path.target].nouns(lang, rng)
         if path.via:
@@ -531,15 +545,16 @@ class UsageQuestions:
             text = (rng.choice([f"{a}{e}有没有{t}？", f"{a}{e}是否有{t}？"]) if lang == "zh" else
                     rng.choice([f"Does {a} {e} have any {t}?",
                                 f"Are there any {t} for {a} {e}?"]))
-        flt, cond = self._entity_parts(path, e)
+        flt, cond = self._entity_parts(path, named)
         return UsageQuestion(_fix(text, lang), lang, "exists", "precise", e, flt, cond)
 
     def _aggregate_of_entity(self, path: LegalPath, lang: str, rng: random.Random
                              ) -> UsageQuestion | None:
         cols = self._numbers(path.target)
-        e = self._named_anchor(path, rng) if cols else None
-        if e is None:
+        named = self._named_anchor(path, rng) if cols else None
+        if named is None:
             return None
+        e = named[0]
         col = rng.choice(cols)
         w = self.words[path.target]
         c, t = w.column(col.name, lang), w.nouns(lang, rng)
@@ -556,7 +571,7 @@ class UsageQuestions:
         else:
             text = rng.choice([f"What is the {kind} {c} of the {t} of {a} {e}?",
                                f"{kind} {c} of {a} {e}'s {t}?"])
-        flt, cond = self._entity_parts(path, e)
+        flt, cond = self._entity_parts(path, named)
         return UsageQuestion(_fix(text, lang), lang, "aggregate", "precise", e, flt, cond)
 
     def _column_of_entity(self, path: LegalPath, lang: str, rng: random.Random
@@ -566,14 +581,15 @@ class UsageQuestions:
                        if c.kind in ("text", "number", "date")
                        and self._column_owners.get(self.words[path.target].column(c.name, "en"))
                        == {path.target}]
-        e = self._named_anchor(path, rng) if target_cols else None
-        if e is None:
+        named = self._named_anchor(path, rng) if target_cols else None
+        if named is None:
             return None
+        e = named[0]
         c = self.words[path.target].column(rng.choice(target_cols).name, lang)
         text = (rng.choice([f"{e}的{c}是多少？", f"{e}的{c}是什么？"]) if lang == "zh" else
-                rng.choice([f"What is the {c} of {e}?", f"{e}'s {c}?",
+                rng.choice([f"What is the {c} of {e}?", f"{_VALUE_FIRST}{e}'s {c}?",
                             f"Show the {c} for {e}."]))
-        flt, cond = self._entity_parts(path, e)
+        flt, cond = self._entity_parts(path, named)
         return UsageQuestion(_fix(text, lang), lang, "lookup", "fuzzy", e, flt, cond)
 
     def _filter_on_anchor(self, path: LegalPath, lang: str, rng: random.Random
@@ -607,4 +623,9 @@ class UsageQuestions:
 
 
 def _fix(text: str, lang: str) -> str:
-    return zh_tidy(text) if lang == "zh" else _cap(re.sub(r"\s+", " ", text).strip())
+    """Chinese spacing, or English whitespace and a capital first letter unless the sentence
+    starts with a value (a value is written as the data has it: "p12@shop.example's city?")."""
+    if lang == "zh":
+        return zh_tidy(text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return text[1:] if text.startswith(_VALUE_FIRST) else _cap(text)
