@@ -57,83 +57,46 @@ def _load_data(data: Path, vocab):
     return splits
 
 
-def _load_router(path: Path, schema):
-    from pathrl.paths import PathVocab
-    from pathrl.router.model import RouterModel
+def _sft(schema, splits, out: Path, head: str, backbone: str, epochs: int, freeze_layers: int,
+         lora: bool, seed: int, database=None):
+    from pathrl.router.workflows import train_sft
 
-    return RouterModel.from_pretrained(path, PathVocab.from_schema(schema), schema.fingerprint())
-
-
-def run_sft(schema, splits, out: Path, backbone: str, epochs: int, freeze_layers: int,
-            lora: bool, seed: int) -> tuple[Any, dict]:
-    from pathrl.paths import PathVocab
-    from pathrl.router.model import RouterConfig, RouterModel
-    from pathrl.router.sft import SFTConfig, SFTTrainer
-
-    vocab = PathVocab.from_schema(schema)
-    config = RouterConfig(backbone=backbone, freeze_layers=freeze_layers, lora=lora)
-    sft_config = SFTConfig(epochs=epochs, seed=seed)
-    import torch
-
-    torch.manual_seed(seed)
-    model = RouterModel(config, vocab, schema.fingerprint())
-    added = model.extend_vocab([ex.question for ex in splits["train"]])
-    model.setup_trainable()
-    if added:
-        console.print(f"added {added} characters the tokenizer did not know")
-    with _progress("SFT", sft_config.epochs) as advance:
-        summary = SFTTrainer(model, sft_config, splits["train"], splits["val"], out).train(
-            progress=advance)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    with _progress(f"SFT ({head})", epochs) as advance:
+        model, summary = train_sft(schema, splits, out, head=head, backbone=backbone,
+                                   epochs=epochs, freeze_layers=freeze_layers, lora=lora,
+                                   seed=seed, database=database, progress=advance)
+    if summary["added_tokens"]:
+        console.print(f"added {summary['added_tokens']} characters the tokenizer did not know")
     return model, summary
 
 
-def run_ppo(schema, splits, sft_dir: Path, out: Path, preset: str, updates: int | None,
-            critic: str | None, resume: bool, exec_feedback: bool, seed: int,
-            database=None, stop_on_critical: bool = False) -> tuple[Any, dict]:
-    from pathrl.router.ppo import PPOConfig, RouterPPOTrainer
+def _ppo(schema, splits, sft_dir: Path, out: Path, preset: str, updates: int | None,
+         critic: str | None, resume: bool, exec_feedback: bool, seed: int, database=None,
+         stop_on_critical: bool = False, pool=None):
+    from pathrl.router.ppo import PPOConfig
+    from pathrl.router.workflows import train_ppo
 
-    overrides: dict[str, Any] = {"seed": seed, "exec_feedback": exec_feedback,
-                                 "stop_on_critical": stop_on_critical}
-    if updates is not None:
-        overrides["total_updates"] = updates
-    if critic is not None:
-        overrides["critic"] = critic
-    config = PPOConfig.preset(preset, **overrides)
-    model = _load_router(sft_dir, schema)
-    executor = None
-    if exec_feedback:
-        if database is None:
-            raise PathrlError("--exec-feedback needs a database")
-        executor = _exec_feedback(model.vocab, database, splits["train"])
-    trainer = RouterPPOTrainer(model, config, splits["train"], splits["val"], out, executor)
-    with _progress(f"PPO ({preset})", config.total_updates) as advance:
-        summary = trainer.train(resume=resume, progress=advance)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    total = updates if updates is not None else PPOConfig().total_updates
+    with _progress(f"PPO ({preset})", total) as advance:
+        model, summary = train_ppo(schema, splits, sft_dir, out, preset=preset, updates=updates,
+                                   critic=critic, resume=resume, exec_feedback=exec_feedback,
+                                   seed=seed, database=database,
+                                   stop_on_critical=stop_on_critical, pool=pool,
+                                   progress=advance)
     if summary["stop_reason"]:
         console.print(f"[yellow]stopped early:[/] {summary['stop_reason']}")
+    if summary.get("kept"):
+        kept = summary["kept"]
+        console.print(f"kept the best validated policy: update {kept['update']} "
+                      f"(validation exact match {kept['val_exact_match']:.3f})")
     for finding in summary["findings"]:
         console.print(f"[yellow]doctor[/] {finding['severity']}: {finding['rule']} — "
                       f"{finding['diagnosis']}")
     return model, summary
 
 
-def _exec_feedback(vocab, database, examples):
-    """Execution feedback for the reward: run the predicted legal path with the example's
-    filter (cached: the same route and filter always give the same status)."""
-    cache: dict[tuple, str] = {}
-
-    def run(triple, index: int) -> str:
-        ex = examples[index]
-        key = (triple, ex.id)
-        if key not in cache:
-            try:
-                cache[key] = database.run_path(vocab.path(*triple), ex.to_filter()).status
-            except PathrlError:  # the filter cannot apply to this route (no time field)
-                cache[key] = "error"
-        return cache[key]
-
-    return run
+HeadOpt = Annotated[str, typer.Option(
+    "--head", help="scorer (schema-reading path scorer) | factored (the seed's three heads).")]
 
 
 @train_app.command("sft")
@@ -143,13 +106,18 @@ def sft_cmd(data: DataOpt, out: OutOpt = Path("runs/sft"),
             epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 30,
             freeze_layers: Annotated[int, typer.Option(help="Freeze the first N layers.")] = 0,
             lora: Annotated[bool, typer.Option(help="Train LoRA adapters (peft).")] = False,
-            schema: SchemaOpt = None, seed: SeedOpt = 7) -> None:
+            head: HeadOpt = "scorer",
+            schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = None,
+            seed: SeedOpt = 7) -> None:
     """SFT cold start of a Router on a dataset; saves the best epoch to OUT/model."""
     from pathrl.paths import PathVocab
 
     sch = load_schema(schema)
+    # The path scorer reads the database's values (schema linking); the heads do not.
+    database = open_db(schema, backend, db, seed)[1] if head == "scorer" else None
     splits = _load_data(data, PathVocab.from_schema(sch))
-    _model, summary = run_sft(sch, splits, out, backbone, epochs, freeze_layers, lora, seed)
+    _model, summary = _sft(sch, splits, out, head, backbone, epochs, freeze_layers, lora, seed,
+                           database)
     console.print(f"best validation exact match {summary['best_val_exact_match']:.3f} at epoch "
                   f"{summary['best_epoch']}; router saved to [bold]{out / 'model'}[/]")
 
@@ -168,16 +136,25 @@ def ppo_cmd(data: DataOpt,
                 help="Add the execution-feedback reward (runs queries).")] = False,
             stop_on_critical: Annotated[bool, typer.Option(
                 help="Stop when the live doctor finds a critical problem.")] = False,
+            fresh_prompts: Annotated[bool, typer.Option(
+                help="Roll out on fresh generated questions SFT never saw, weighted towards "
+                     "what SFT gets wrong (off: the SFT training split).")] = True,
             schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = None,
             seed: SeedOpt = 7) -> None:
     """PPO from an SFT router (golden config by default); logs to OUT/metrics.jsonl."""
     from pathrl.paths import PathVocab
+    from pathrl.router.workflows import load_router, prompt_pool
 
     sch = load_schema(schema)
-    database = open_db(schema, backend, db, seed)[1] if exec_feedback else None
+    database = open_db(schema, backend, db, seed)[1]
     splits = _load_data(data, PathVocab.from_schema(sch))
-    _model, summary = run_ppo(sch, splits, sft, out, preset, updates, critic, resume,
-                              exec_feedback, seed, database, stop_on_critical)
+    pool = None
+    if fresh_prompts:
+        with console.status("writing PPO's prompt pool (fresh questions, weighted by SFT)"):
+            pool = prompt_pool(sch, database, load_router(sft, sch, database), splits, seed)
+        console.print(f"prompt pool: {pool.summary()}")
+    _model, summary = _ppo(sch, splits, sft, out, preset, updates, critic, resume,
+                           exec_feedback, seed, database, stop_on_critical, pool)
     console.print(f"{summary['updates']} updates ({summary['updates_per_s']:.3f}/s); router "
                   f"saved to [bold]{out / 'model'}[/]; diagnose with `pathrl doctor {out}`")
 
@@ -195,8 +172,8 @@ def route(question: Annotated[str, typer.Argument(help="The user's question.")],
 
     if top_k < 1:
         raise PathrlError(f"--top-k must be >= 1, got {top_k}")
-    sch = load_schema(schema)
-    router = load_router(model, sch)
+    sch, database = open_db(schema, backend, db, seed)
+    router = load_router(model, sch, database)
     if not execute:
         routing = router.route_batch([question], top_k=top_k)[0]
         if as_json:
@@ -208,7 +185,6 @@ def route(question: Annotated[str, typer.Argument(help="The user's question.")],
         if not routing.routes:
             console.print("  [red]no legal route[/]")
         return
-    _sch, database = open_db(schema, backend, db, seed)
     answer = RoutedQA(router, database, top_k=top_k).ask(question)
     if as_json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2, default=str))
@@ -253,39 +229,8 @@ def _print_answer(answer) -> None:
         console.print("  query: none run")
 
 
-def compare_methods(schema, database, splits, routers: dict[str, Any], baselines: list[str],
-                    out: Path, curves: dict[str, Path] | None = None,
-                    baseline_limit: int | None = None) -> dict[str, Any]:
-    """Predict with every method on test + heldout, score, write report.json/.md + plots."""
-    from pathrl.paths import PathVocab
-    from pathrl.router.evaluate import MethodPredictions, evaluate_methods, write_report
-
-    vocab = PathVocab.from_schema(schema)
-    examples = splits["test"] + splits["heldout"]
-    split_names = ["test"] * len(splits["test"]) + ["heldout"] * len(splits["heldout"])
-    if not examples:
-        raise PathrlError("the dataset has no test or heldout examples to evaluate on")
-    questions = [ex.question for ex in examples]
-    methods = []
-    for name in baselines:
-        from pathrl.router.baselines import make_baseline
-
-        start = time.perf_counter()
-        baseline = make_baseline(name, schema, vocab)
-        with console.status(f"baseline {name} on {len(questions)} questions"):
-            predicted = baseline.predict(questions)
-        # `baseline` is the seed's: a general LLM prompted with the schema.
-        label = "baseline" if name == "llm" else name
-        methods.append(MethodPredictions(label, predicted, None, time.perf_counter() - start))
-    for name, router in routers.items():
-        start = time.perf_counter()
-        predicted = router.predict(questions, constrained=True)
-        unconstrained = router.predict(questions, constrained=False)
-        methods.append(MethodPredictions(name, predicted, unconstrained,
-                                         time.perf_counter() - start))
-    report = evaluate_methods(methods, examples, vocab, database, split_names)
-    write_report(report, out, curves)
-    return report
+def _baseline_notice(name: str, n: int) -> None:
+    console.print(f"baseline {name} on {n} questions")
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -314,13 +259,16 @@ def eval_cmd(data: DataOpt,
              seed: SeedOpt = 7) -> None:
     """Compare Baseline / SFT / PPO on the same test split; writes OUT/report.json + .md."""
     from pathrl.paths import PathVocab
+    from pathrl.router.workflows import compare_methods, load_router
 
     sch, database = open_db(schema, backend, db, seed)
     splits = _load_data(data, PathVocab.from_schema(sch))
-    routers = {name: _load_router(path, sch) for name, path in (("sft", sft), ("ppo", ppo))
+    routers = {name: load_router(path, sch, database) for name, path in (("sft", sft),
+                                                                         ("ppo", ppo))
                if path is not None}
     report = compare_methods(sch, database, splits, routers,
-                             baseline if baseline is not None else ["llm", "lexical"], out)
+                             baseline if baseline is not None else ["llm", "lexical"], out,
+                             on_baseline=_baseline_notice)
     print_report(report)
     console.print(f"report: [bold]{out / 'report.md'}[/], {out / 'report.json'}")
 
@@ -332,8 +280,20 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
          sft_epochs: Annotated[int, typer.Option(help="Maximum SFT epochs.")] = 20,
          ppo_updates: Annotated[int, typer.Option(help="PPO updates.")] = 12,
          llm_baseline: Annotated[bool, typer.Option(
-             help="Run the SmolLM2 prompted-LLM baseline (slowest step).")] = True) -> None:
-    """The main job: demo database -> dataset -> SFT -> PPO -> evaluation -> routed questions."""
+             help="Run the SmolLM2 prompted-LLM baseline (slowest step).")] = True,
+         heads: Annotated[str, typer.Option(
+             help="Routers to train and compare, first one shown end to end: "
+                  "scorer,factored.")] = "scorer,factored") -> None:
+    """The main job: demo database -> dataset -> SFT -> PPO (each router head) -> evaluation
+    -> routed questions."""
+    from pathrl.router.workflows import HEADS
+
+    head_list = [h.strip() for h in heads.split(",") if h.strip()]
+    unknown = [h for h in head_list if h not in HEADS]
+    if not head_list or unknown:
+        raise PathrlError(f"--heads must list {' and/or '.join(HEADS)}, got '{heads}'")
+    if sft_epochs < 1 or ppo_updates < 1:
+        raise PathrlError("--sft-epochs and --ppo-updates must be >= 1")
     from pathrl.data import DatasetConfig, build_dataset, write_dataset
     from pathrl.db import open_database
     from pathrl.demo import demo_schema
@@ -350,7 +310,8 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
     console.rule("1 · demo database and legal paths")
     hops = [p.n_hops for p in vocab.paths]
     console.print(f"{len(schema.tables)} tables, {len(schema.relations)} foreign keys, "
-                  f"{len(vocab.paths)} legal paths ({hops.count(1)} one-hop, {hops.count(2)} "
+                  f"{len(vocab.paths)} legal paths ({hops.count(0)} single-table, "
+                  f"{hops.count(1)} one-hop, {hops.count(2)} "
                   f"two-hop, {hops.count(3)} three-hop); database {database.url}")
     path = vocab.path("project", "contract_change_log", ("contract",))
     project = database.execute("SELECT name FROM project ORDER BY id LIMIT 1").rows[0]["name"]
@@ -367,34 +328,47 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
     write_dataset(splits, out / "data")
     console.print(", ".join(f"{k}: {len(v)}" for k, v in splits.items()) + f" → {out / 'data'}")
 
-    console.rule("3 · SFT cold start")
-    sft_model, sft_summary = run_sft(schema, splits, out / "sft", backbone, sft_epochs, 0,
-                                     False, seed)
-    console.rule("4 · PPO (golden config)")
-    ppo_model, ppo_summary = run_ppo(schema, splits, out / "sft" / "model", out / "ppo",
-                                     "golden", ppo_updates, None, False, False, seed)
+    from pathrl.router.workflows import compare_methods, prompt_pool
 
-    console.rule("5 · evaluation: baseline vs SFT vs PPO")
+    routers, curves, train = {}, {}, {}
+    for step, head in enumerate(head_list, start=3):
+        console.rule(f"{step} · {head} router: SFT cold start, then PPO (golden config)")
+        sft_model, sft_summary = _sft(schema, splits, out / head / "sft", head, backbone,
+                                      sft_epochs, 0, False, seed, database)
+        with console.status("writing PPO's prompt pool (fresh questions, weighted by SFT)"):
+            pool = prompt_pool(schema, database, sft_model, splits, seed, languages=cfg.languages)
+        console.print(f"prompt pool: {len(pool.examples)} fresh questions, SFT exact match on "
+                      f"them {pool.sft_exact_match:.3f}")
+        ppo_model, ppo_summary = _ppo(schema, splits, out / head / "sft" / "model",
+                                      out / head / "ppo", "golden", ppo_updates, None, False,
+                                      False, seed, database, pool=pool)
+        routers[f"{head}-sft"], routers[f"{head}-ppo"] = sft_model, ppo_model
+        curves[f"{head}-sft"] = out / head / "sft" / "sft_metrics.jsonl"
+        curves[f"{head}-ppo"] = out / head / "ppo" / "metrics.jsonl"
+        train[head] = {
+            "sft": {k: sft_summary[k] for k in ("best_epoch", "best_val_exact_match",
+                                                "epochs_run", "wall_s")},
+            "ppo": {k: ppo_summary.get(k) for k in ("updates", "wall_s", "updates_per_s",
+                                                    "stop_reason", "kept", "prompt_pool")}}
+
+    console.rule(f"{len(head_list) + 3} · evaluation: baselines vs SFT vs PPO")
     baselines = (["llm"] if llm_baseline else []) + ["lexical"]
-    report = compare_methods(schema, database, splits, {"sft": sft_model, "ppo": ppo_model},
-                             baselines, out, curves={"sft": out / "sft" / "sft_metrics.jsonl",
-                                                     "ppo": out / "ppo" / "metrics.jsonl"})
+    report = compare_methods(schema, database, splits, routers, baselines, out, curves=curves,
+                             on_baseline=_baseline_notice)
     report["wall_s"] = round(time.perf_counter() - start, 1)
-    report["train"] = {"sft": {k: sft_summary[k] for k in ("best_epoch", "best_val_exact_match",
-                                                          "epochs_run", "wall_s")},
-                       "ppo": {k: ppo_summary[k] for k in ("updates", "wall_s", "updates_per_s",
-                                                          "stop_reason")}}
+    report["train"] = train
     (out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2,
                                                 default=str))
     print_report(report)
+    ppo_model = routers[f"{head_list[0]}-ppo"]
 
-    console.rule("6 · routed questions, end to end (PPO router)")
+    console.rule(f"{len(head_list) + 4} · routed questions, end to end ({head_list[0]} PPO)")
     qa = RoutedQA(ppo_model, database)
     shown = [ex for ex in splits["test"] if ex.hops > 1][:2] + [
         ex for ex in splits["heldout"] if ex.hops > 1][:2]
     for ex in shown:
         _print_answer(qa.ask(ex.question))
     console.print(f"\ndone in {report['wall_s']:.0f} s. report: [bold]{out / 'report.md'}[/] "
-                  f"({out / 'report.json'}); routers: {out / 'sft' / 'model'}, "
-                  f"{out / 'ppo' / 'model'}; PPO log: {out / 'ppo' / 'metrics.jsonl'} "
-                  f"(try `pathrl doctor {out / 'ppo'}`)")
+                  f"({out / 'report.json'}); routers: {out}/<head>/sft/model and "
+                  f"{out}/<head>/ppo/model; PPO log: {out / head_list[0] / 'ppo'} "
+                  f"(try `pathrl doctor {out / head_list[0] / 'ppo'}`)")

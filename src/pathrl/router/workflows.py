@@ -1,0 +1,214 @@
+"""Router workflows as plain functions: train (SFT, PPO), build PPO's prompt pool, compare
+methods. The CLI, the services and Python users call these; nothing here prints or parses.
+
+    model, summary = train_sft(schema, splits, out, head="scorer", database=db)
+    pool = prompt_pool(schema, db, model, seen=splits, seed=7)
+    model, summary = train_ppo(schema, splits, out / "sft" / "model", out / "ppo",
+                               database=db, pool=pool)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pathrl.errors import PathrlError
+from pathrl.paths import PathVocab
+from pathrl.schema import Schema
+
+HEADS = ("scorer", "factored")
+"""`scorer`: the schema-reading path scorer (default); `factored`: the seed's three heads."""
+Progress = Callable[[int, int, dict], None]
+
+
+def new_router(schema: Schema, head: str, backbone: str = "minilm", freeze_layers: int = 0,
+               lora: bool = False, database=None):
+    """An untrained router of either kind, bound to `schema`."""
+    if head == "scorer":
+        from pathrl.router.scorer import PathScorer, ScorerConfig
+
+        if lora:
+            raise PathrlError("--lora is available with --head factored only")
+        model = PathScorer(ScorerConfig(backbone=backbone, freeze_layers=freeze_layers))
+        model.bind(schema, database)
+        return model
+    if head == "factored":
+        from pathrl.router.model import RouterConfig, RouterModel
+
+        config = RouterConfig(backbone=backbone, freeze_layers=freeze_layers, lora=lora)
+        return RouterModel(config, PathVocab.from_schema(schema), schema.fingerprint())
+    raise PathrlError(f"unknown router head '{head}' (use {' or '.join(HEADS)})")
+
+
+def load_router(directory: Path, schema: Schema, database=None):
+    """A saved router of any kind, ready for `schema` (see `pathrl.router.protocol`)."""
+    from pathrl.router.protocol import load_router as load
+
+    return load(directory, schema, database)
+
+
+def train_sft(schema: Schema, splits: Mapping[str, Sequence], out: Path, *,
+              head: str = "scorer", backbone: str = "minilm", epochs: int = 30,
+              freeze_layers: int = 0, lora: bool = False, seed: int = 7, database=None,
+              progress: Progress | None = None) -> tuple[Any, dict]:
+    """SFT cold start; the best validation epoch is saved to `out/model`."""
+    from pathrl.router.sft import SFTConfig, SFTTrainer
+
+    sft_config = SFTConfig(epochs=epochs, seed=seed)
+    torch.manual_seed(seed)
+    model = new_router(schema, head, backbone, freeze_layers, lora, database)
+    added = model.extend_vocab([ex.question for ex in splits["train"]])
+    model.setup_trainable()
+    summary = SFTTrainer(model, sft_config, splits["train"], splits["val"], out).train(
+        progress=progress)
+    summary["head"], summary["added_tokens"] = head, added
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return model, summary
+
+
+@dataclass
+class PromptPool:
+    """PPO's own prompts: questions the generator wrote with another seed, that SFT never
+    saw, each weighted by how unsure the SFT router is of its label."""
+
+    examples: list
+    weights: list[float]
+    sft_exact_match: float
+    """Greedy exact match of the SFT router on the pool (before PPO)."""
+
+    def summary(self) -> dict[str, Any]:
+        return {"size": len(self.examples), "sft_exact_match": round(self.sft_exact_match, 4),
+                "mean_weight": round(sum(self.weights) / max(len(self.weights), 1), 4)}
+
+
+def prompt_pool(schema: Schema, database, model, seen: Mapping[str, Sequence], seed: int,
+                size_factor: float = 2.0, floor: float = 0.05,
+                languages: tuple[str, ...] = ("en", "zh")) -> PromptPool:
+    """Fresh questions for RL, as RLHF gives PPO its own prompts: the SFT training questions
+    are memorised (rollout exact match ~1.0, nothing to learn), so the pool is written by the
+    generator with another seed, minus every question of any split, and weighted towards what
+    SFT gets wrong or is unsure of: weight = 1 - p_sft(label) + `floor`."""
+    from pathrl.data import DatasetConfig, build_dataset
+
+    taken = {ex.question.casefold() for split in seen.values() for ex in split}
+    n_seen = sum(len(split) for split in seen.values())
+    cfg = DatasetConfig(seed=seed + 10_007, languages=languages)
+    fresh = build_dataset(schema, database, cfg)
+    pool = [ex for split in ("train", "val", "test") for ex in fresh[split]
+            if ex.question.casefold() not in taken]
+    pool = pool[: max(1, int(size_factor * n_seen))]
+    if not pool:
+        raise PathrlError("the generator wrote no question SFT has not seen: grow the dataset")
+    label_probs = label_probabilities(model, pool)
+    correct = [t == ex.triple for t, ex in zip(model.predict([ex.question for ex in pool]),
+                                                pool, strict=True)]
+    weights = [1.0 - p + floor for p in label_probs]
+    return PromptPool(pool, weights, sum(correct) / len(pool))
+
+
+@torch.no_grad()
+def label_probabilities(model, examples: Sequence, batch_size: int = 64) -> list[float]:
+    """The router's probability of each example's label (legal routes only)."""
+    out: list[float] = []
+    for i in range(0, len(examples), batch_size):
+        chunk = list(examples[i:i + batch_size])
+        routings = model.route_batch([ex.question for ex in chunk], top_k=10_000)
+        for ex, routing in zip(chunk, routings, strict=True):
+            out.append(next((r.probability for r in routing.routes if r.triple == ex.triple),
+                            0.0))
+    return out
+
+
+def train_ppo(schema: Schema, splits: Mapping[str, Sequence], sft_dir: Path, out: Path, *,
+              preset: str = "golden", updates: int | None = None, critic: str | None = None,
+              resume: bool = False, exec_feedback: bool = False, seed: int = 7, database=None,
+              stop_on_critical: bool = False, pool: PromptPool | None = None,
+              progress: Progress | None = None) -> tuple[Any, dict]:
+    """PPO from an SFT router. With `pool`, rollouts draw from it (weighted); otherwise from
+    the SFT training split, uniformly (the seed's setup)."""
+    from pathrl.router.ppo import PPOConfig, RouterPPOTrainer
+
+    overrides: dict[str, Any] = {"seed": seed, "exec_feedback": exec_feedback,
+                                 "stop_on_critical": stop_on_critical}
+    if updates is not None:
+        overrides["total_updates"] = updates
+    if critic is not None:
+        overrides["critic"] = critic
+    config = PPOConfig.preset(preset, **overrides)
+    model = load_router(sft_dir, schema, database)
+    prompts = pool.examples if pool is not None else list(splits["train"])
+    executor = None
+    if exec_feedback:
+        if database is None:
+            raise PathrlError("--exec-feedback needs a database")
+        executor = exec_feedback_runner(model.vocab, database, prompts)
+    trainer = RouterPPOTrainer(model, config, prompts, splits["val"], out, executor,
+                               prompt_weights=pool.weights if pool is not None else None)
+    summary = trainer.train(resume=resume, progress=progress)
+    if pool is not None:
+        summary["prompt_pool"] = pool.summary()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return model, summary
+
+
+def exec_feedback_runner(vocab: PathVocab, database, examples: Sequence):
+    """Execution feedback for the reward: run the predicted legal path with the example's
+    filter (cached: the same route and filter always give the same status)."""
+    cache: dict[tuple, str] = {}
+
+    def run(triple, index: int) -> str:
+        ex = examples[index]
+        key = (triple, ex.id)
+        if key not in cache:
+            try:
+                cache[key] = database.run_path(vocab.path(*triple), ex.to_filter()).status
+            except PathrlError:  # the filter cannot apply to this route (no time field)
+                cache[key] = "error"
+        return cache[key]
+
+    return run
+
+
+def compare_methods(schema: Schema, database, splits: Mapping[str, Sequence],
+                    routers: Mapping[str, Any], baselines: Sequence[str], out: Path,
+                    curves: dict[str, Path] | None = None,
+                    on_baseline: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+    """Predict with every method on test + heldout, score, write report.json/.md + plots."""
+    from pathrl.router.baselines import make_baseline
+    from pathrl.router.evaluate import MethodPredictions, evaluate_methods, write_report
+
+    vocab = PathVocab.from_schema(schema)
+    examples = list(splits["test"]) + list(splits["heldout"])
+    split_names = ["test"] * len(splits["test"]) + ["heldout"] * len(splits["heldout"])
+    if not examples:
+        raise PathrlError("the dataset has no test or heldout examples to evaluate on")
+    questions = [ex.question for ex in examples]
+    methods = []
+    for name in baselines:
+        start = time.perf_counter()
+        baseline = make_baseline(name, schema, vocab)
+        if on_baseline:
+            on_baseline(name, len(questions))
+        predicted = baseline.predict(questions)
+        # `baseline` is the seed's: a general LLM prompted with the schema.
+        label = "baseline" if name == "llm" else name
+        methods.append(MethodPredictions(label, predicted, None, time.perf_counter() - start))
+    for name, router in routers.items():
+        start = time.perf_counter()
+        predicted = router.predict(questions, constrained=True)
+        # Only the factored heads can be decoded unconstrained; the scorer is legal by design.
+        unconstrained = (router.predict(questions, constrained=False)
+                         if getattr(router, "kind", "factored") == "factored" else None)
+        methods.append(MethodPredictions(name, predicted, unconstrained,
+                                         time.perf_counter() - start))
+    report = evaluate_methods(methods, examples, vocab, database, split_names)
+    write_report(report, out, curves)
+    return report
