@@ -225,3 +225,38 @@ def test_impossible_unambiguous_wording_still_builds_with_a_warning(tmp_path):
     report = splits.report
     assert report["short_paths"] and report["warning_count"] > 0
     assert sum(report["per_path"].values()) == sum(len(v) for v in splits.values()) > 0
+
+
+def test_surrogate_keys_never_name_rows_but_the_table_is_still_asked_about(tmp_path):
+    """A table only an integer key could name ("readings 23") gets no entity questions; its
+    paths still get usage questions (counts over it, filters on its numbers)."""
+    schema = Schema.from_dict({
+        "name": "meters", "rules": {"max_hops": 1},
+        "tables": {
+            "sensors": {"key": "id", "display": "id", "fields": {
+                "id": "int", "label": "str", "site": "str"}},
+            "readings": {"key": "id", "display": "id", "fields": {
+                "id": "int", "value": "float", "sensor_id": "int"}},
+        },
+        "relations": [{"from": "readings.sensor_id", "to": "sensors.id"}],
+    })
+    database = SQLDatabase(schema, f"sqlite:///{tmp_path / 'm.db'}")
+    database.write({
+        "sensors": [{"id": i, "label": f"S-{i}", "site": ("north", "south")[i % 2]}
+                    for i in range(1, 7)],
+        "readings": [{"id": i, "value": float(i * 7 % 23), "sensor_id": 1 + i % 6}
+                     for i in range(1, 41)]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DatasetWarning)
+        splits = build_dataset(schema, database, DatasetConfig(examples_per_path=6,
+                                                               min_per_path=4))
+    database.close()
+    every = _every(splits)
+    from_readings = [ex for ex in every if ex.anchor == "readings"]
+    assert {ex.path_id for ex in from_readings} == {"readings", "readings>sensors"}
+    assert not any(ex.filter["entity"] or (ex.condition and ex.condition.column == "id")
+                   for ex in from_readings)
+    assert {"superlative", "filter_number"} & {ex.category for ex in from_readings
+                                                if ex.path_id == "readings>sensors"}
+    # sensors are named by their label, never by the key
+    assert any(ex.condition and ex.condition.column == "label" for ex in every)

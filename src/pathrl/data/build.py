@@ -285,7 +285,9 @@ class DatasetBuilder:
         self.paths = [p for p in all_paths if self.vocab.path_by_triple[p.triple] is p]
         self.profiles = profile_schema(schema, database)
         display = {name: prof.display for name, prof in self.profiles.items()}
-        self.filler = EntityFiller(schema, database, [p.anchor for p in self.paths], display)
+        unnamed = {name for name, prof in self.profiles.items() if not prof.names_rows}
+        self.filler = EntityFiller(schema, database, [p.anchor for p in self.paths], display,
+                                   unnamed)
         self.resolver = LexicalResolver(schema, self.paths, self.filler.entity_tables)
         self.templates = QuestionTemplates(schema, distinctive_fields(schema))
         self.usage = UsageQuestions(schema, self.profiles, self.filler,

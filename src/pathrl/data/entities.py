@@ -44,16 +44,18 @@ class EntityFiller:
     """Entity pools per anchor table, with the rows each (path, entity) returns (cached)."""
 
     def __init__(self, schema: Schema, database: Database, anchors: list[str],
-                 display: dict[str, str] | None = None):
+                 display: dict[str, str] | None = None, unnamed: set[str] | None = None):
         """`display`: the column naming each anchor's rows (default: the schema's display
-        field; the builder passes an inferred name column where that is the key). An anchor
-        without usable values gets an empty pool (its entity questions are skipped)."""
+        field; the builder passes an inferred name column where that is the key). `unnamed`:
+        anchors whose rows nothing but a surrogate key names. An anchor without usable values
+        gets an empty pool (its entity questions are skipped)."""
         self.schema = schema
         self.database = database
         self.display = {t.name: (display or {}).get(t.name, t.display) for t in schema.tables}
         self.pools: dict[str, list[str]] = {}
         for anchor in sorted(set(anchors)):
-            self.pools[anchor] = distinct_values(database, anchor, self.display[anchor])
+            self.pools[anchor] = [] if anchor in (unnamed or ()) else distinct_values(
+                database, anchor, self.display[anchor])
         self.entity_tables: dict[str, set[str]] = {}
         for anchor, values in self.pools.items():
             for v in values:
@@ -61,6 +63,7 @@ class EntityFiller:
         self._reachable_cache: dict[str, dict[str, list[str]]] = {}
         self._pool_set_cache: dict[str, set[str]] = {}
         self._sorted_cache: dict[str, list[str]] = {}
+        self._has_rows: dict[str, bool] = {}
         self._values_cache: dict[tuple[str, str], list[str]] = {}
         self.queries = 0
 
@@ -100,6 +103,7 @@ class EntityFiller:
                     found[value] = [d for d in (as_day(r[time_field]) for r in result.rows
                                                 if time_field and r.get(time_field) is not None)
                                     if d]
+        self._has_rows[path.id] = bool(found)
         self._reachable_cache[path.id] = {k: sorted(set(v)) for k, v in found.items()
                                           if k in self._pool_sets(path.anchor)}
         return self._reachable_cache[path.id]
@@ -108,6 +112,11 @@ class EntityFiller:
         if anchor not in self._pool_set_cache:
             self._pool_set_cache[anchor] = set(self.pools.get(anchor, ()))
         return self._pool_set_cache[anchor]
+
+    def has_rows(self, path: LegalPath) -> bool:
+        """Does the path join any rows at all (whether or not a value can name them)?"""
+        self._reachable(path)
+        return self._has_rows.get(path.id, bool(self._reachable(path)))
 
     def reachable_entities(self, path: LegalPath) -> list[str]:
         """Anchor values for which the path returns rows, sorted."""

@@ -62,6 +62,13 @@ class UsageQuestion:
     condition: Condition | None = None
 
 
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.2f}".rstrip("0")
 
@@ -204,8 +211,9 @@ class UsageQuestions:
         out = [("group_count", self._group_by_anchor), ("count", self._count_of_entity),
                ("exists", self._exists_for_entity), ("aggregate", self._aggregate_of_entity),
                ("filter_text", self._filter_on_anchor)]
+        out += [("superlative", self._most_by_count), ("filter_number", self._number_on_anchor)]
         if path.n_hops == 1:
-            out += [("superlative", self._most_by_count), ("lookup", self._column_of_entity)]
+            out.append(("lookup", self._column_of_entity))
         return out
 
     # -- single-table -------------------------------------------------------------------------
@@ -452,7 +460,7 @@ class UsageQuestions:
 
     def _group_by_anchor(self, path: LegalPath, lang: str, rng: random.Random
                          ) -> UsageQuestion | None:
-        if not self._fans_out(path) or not self.filler.reachable_entities(path):
+        if not self._fans_out(path) or not self.filler.has_rows(path):
             return None
         a = self.words[path.anchor].noun(lang, rng)
         t = self.words[path.target].nouns(lang, rng)
@@ -471,13 +479,20 @@ class UsageQuestions:
     def _most_by_count(self, path: LegalPath, lang: str, rng: random.Random
                        ) -> UsageQuestion | None:
         """"Which customer placed the most orders?": the counted table is the anchor (many
-        anchor rows per target row: the hop follows the foreign key)."""
-        if self._fans_out(path) or not self.filler.reachable_entities(path):
+        anchor rows per target row: every hop follows a foreign key)."""
+        if self._fans_out(path) or not self.filler.has_rows(path):
             return None
         counted = self.words[path.anchor].nouns(lang, rng)
         ranked = self.words[path.target].noun(lang, rng)
         most = rng.random() < 0.7
-        if lang == "zh":
+        if path.via:
+            v = self._via_phrase(path, lang, rng)
+            if lang == "zh":
+                text = f"哪个{ranked}的{v}的{counted}{'最多' if most else '最少'}？"
+            else:
+                word = "most" if most else "fewest"
+                text = f"Which {ranked} has the {word} {counted} across its {v}?"
+        elif lang == "zh":
             text = rng.choice([f"哪个{ranked}的{counted}{'最多' if most else '最少'}？",
                                f"{counted}{'最多' if most else '最少'}的{ranked}是哪个？"])
         else:
@@ -487,6 +502,34 @@ class UsageQuestions:
                                f"Which {ranked} has {'the most' if most else 'the fewest'} "
                                f"{counted} linked to it?"])
         return UsageQuestion(_fix(text, lang), lang, "superlative", "precise", "", _no_filter())
+
+    def _number_on_anchor(self, path: LegalPath, lang: str, rng: random.Random
+                          ) -> UsageQuestion | None:
+        """"Car makers of the cars with mpg above 30": a numeric anchor condition whose rows
+        reach the target (a threshold below the largest such value)."""
+        cols = self._numbers(path.anchor)
+        if not cols or self.reachable_values is None:
+            return None
+        col = rng.choice(cols)
+        values = sorted({n for n in (_float(v) for v in self.reachable_values(path, col.name))
+                         if n is not None})
+        if len(values) < 2:
+            return None
+        v = rng.choice(values[:-1])
+        wa = self.words[path.anchor]
+        c, a = wa.column(col.name, lang), wa.nouns(lang, rng)
+        t = self.words[path.target].nouns(lang, rng)
+        chain = f"{self._via_phrase(path, lang, rng)}的" if path.via and lang == "zh" else ""
+        if lang == "zh":
+            text = f"{c}大于{_num(v)}的{a}的{chain}{t}有哪些？"
+        elif path.via:
+            text = (f"List the {t} of the {self._via_phrase(path, lang, rng)} of {a} with "
+                    f"{c} above {_num(v)}.")
+        else:
+            text = rng.choice([f"Which {t} have {a} with {c} above {_num(v)}?",
+                               f"List the {t} of {a} whose {c} is greater than {_num(v)}."])
+        return UsageQuestion(_fix(text, lang), lang, "filter_number", "precise", _num(v),
+                             _no_filter(), Condition(path.anchor, col.name, "gt", v))
 
     def _named_anchor(self, path: LegalPath, rng: random.Random) -> tuple[str, str] | None:
         """(value, column) of an anchor row with rows along the path: mostly by the display

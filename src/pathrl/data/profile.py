@@ -9,6 +9,7 @@ column: key, foreign key, text (categorical or name-like), number, date or bool.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,6 +22,7 @@ from pathrl.schema import Schema, Table
 
 _MAX_VALUE_CHARS = 60
 _DISPLAY_WORDS = ("name", "title", "code", "number", "no", "label")
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 @dataclass
@@ -56,6 +58,15 @@ class TableProfile:
     rows: int
     columns: dict[str, ColumnProfile]
     display: str  # the schema's display, or an inferred name column when that is the key
+
+    @property
+    def names_rows(self) -> bool:
+        """Can a question name one row? Not by a surrogate key ("makers 23"): the display must
+        be another column, or the key must be a business code (text such as "HT-2021-019")."""
+        if self.display != self.table.key:
+            return True
+        keys = self.columns[self.table.key].counts
+        return bool(keys) and not all(str(v).lstrip("-").isdigit() for v in keys)
 
     def of_kind(self, kind: str) -> list[ColumnProfile]:
         return [c for c in self.columns.values() if c.kind == kind and c.values]
@@ -124,10 +135,13 @@ def profile_table(schema: Schema, database: Database, table: Table,
     columns: dict[str, ColumnProfile] = {}
     for f in table.fields:
         kind = ("key" if f.name == table.key else "fk" if f.name in foreign | referenced
-                else {"int": "number", "float": "number", "date": "date",
+                else {"int": "number", "float": "number", "date": "date", "datetime": "date",
                       "bool": "bool"}.get(f.type, "text"))
         col = ColumnProfile(table.name, f.name, kind, rows=len(rows))
         raw = [r.get(f.name) for r in rows if r.get(f.name) is not None]
+        if kind == "text" and raw and sum(
+                bool(_ISO_DAY.match(str(v).strip())) for v in raw) >= 0.9 * len(raw):
+            kind = col.kind = "date"  # dates stored as text ("2021-03-04 10:15:00")
         if kind in ("text", "key", "fk"):
             clean = [str(v).strip() for v in raw]
             col.counts = Counter(v for v in clean
