@@ -167,3 +167,54 @@ def test_scorer_errors_are_clear(tiny_backbone, tmp_path):
         PathScorer.from_pretrained(tmp_path)
     with pytest.raises(PathrlError, match="role_dim"):
         ScorerConfig(role_dim=2)
+
+
+OTHER = Schema.from_dict({
+    "name": "school",
+    "tables": {
+        "teacher": {"display": "name", "fields": {"id": "str", "name": "str"}},
+        "course": {"display": "title", "fields": {"id": "str", "title": "str",
+                                                   "teacher_id": "str"}},
+    },
+    "relations": [{"from": "course.teacher_id", "to": "teacher.id"}],
+})
+OTHER_TRAIN = [
+    Q("How many teachers are there?", "teacher", "teacher"),
+    Q("courses taught by Ms Park", "teacher", "course"),
+    Q("who teaches Algebra", "course", "teacher"),
+    Q("list every course", "course", "course"),
+]
+
+
+@dataclass
+class SchemaQ(Q):
+    schema: str = ""
+
+
+def test_one_scorer_learns_two_schemas(tiny_backbone, tmp_path):
+    """Batches never mix schemas, and one set of weights routes both (a general router)."""
+    torch.manual_seed(0)
+    model = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16))
+    schemas = {"shop": SHOP, "school": OTHER}
+    train = ([SchemaQ(q.question, q.anchor, q.target, q.via, "shop") for q in TRAIN]
+             + [SchemaQ(q.question, q.anchor, q.target, q.via, "school") for q in OTHER_TRAIN])
+    bound: list[str] = []
+
+    def bind(key: str) -> None:
+        bound.append(key)
+        model.bind(schemas[key])
+
+    for schema in schemas.values():
+        model.bind(schema)
+    model.extend_vocab([q.question for q in train])
+    model.setup_trainable()
+    trainer = SFTTrainer(model, SFTConfig(epochs=30, batch_size=4, lr=1e-3, head_lr=1e-2,
+                                          patience=30),
+                         train, train, tmp_path, group_of=lambda ex: ex.schema, bind=bind)
+    summary = trainer.train()
+    assert set(bound) == {"shop", "school"}
+    assert summary["best_val_exact_match"] >= 0.85
+    model.bind(OTHER)
+    assert model.predict(["How many teachers are there?"]) == [("teacher", "teacher", ())]
+    with pytest.raises(PathrlError, match="both group_of and bind"):
+        SFTTrainer(model, SFTConfig(), train, train, tmp_path, group_of=lambda ex: ex.schema)

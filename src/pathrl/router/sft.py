@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -65,19 +66,73 @@ def sft_loss(model: RouterModel, logits: dict[str, torch.Tensor],
 
 
 class SFTTrainer:
+    """Supervised cold start of either router (three heads or path scorer).
+
+    A path scorer can learn from several schemas at once: give `group_of` (example -> schema
+    key) and `bind` (key -> bind the model to that schema). Batches then never mix schemas
+    (each question competes only with its own schema's legal paths) and arrive in a shuffled
+    order; validation exact match is pooled over the schemas."""
+
     def __init__(self, model: RouterModel, config: SFTConfig, train: Sequence[LabelledQuestion],
-                 val: Sequence[LabelledQuestion], out_dir: str | Path):
+                 val: Sequence[LabelledQuestion], out_dir: str | Path,
+                 group_of: Callable[[Any], Hashable] | None = None,
+                 bind: Callable[[Hashable], None] | None = None):
         if not train:
             raise PathrlError("SFT needs at least one training example")
+        if (group_of is None) != (bind is None):
+            raise PathrlError("SFTTrainer: give both group_of and bind, or neither")
         self.model, self.config = model, config
         self.train_set, self.val_set = list(train), list(val)
         self.out_dir = Path(out_dir)
+        self.group_of = group_of or (lambda _ex: None)
+        self.bind = bind or (lambda _key: None)
+
+    def _groups(self, examples: Sequence) -> dict[Hashable, list[int]]:
+        groups: dict[Hashable, list[int]] = {}
+        for i, ex in enumerate(examples):
+            groups.setdefault(self.group_of(ex), []).append(i)
+        return groups
+
+    def _labels(self, groups: dict[Hashable, list[int]]) -> dict[str, torch.Tensor]:
+        """Label indices of every training example, computed schema by schema."""
+        labels: dict[str, torch.Tensor] = {}
+        for key, idx in groups.items():
+            self.bind(key)
+            part = self.model.label_tensors([self.train_set[i] for i in idx])
+            for head, values in part.items():
+                labels.setdefault(head, torch.zeros(len(self.train_set), dtype=torch.long))
+                labels[head][idx] = values
+        return labels
+
+    def _batches(self, groups: dict[Hashable, list[int]],
+                 generator: torch.Generator) -> list[tuple[Hashable, list[int]]]:
+        size = self.config.batch_size
+        batches = []
+        for key, idx in groups.items():
+            order = [idx[j] for j in torch.randperm(len(idx), generator=generator).tolist()]
+            batches.extend((key, order[i:i + size]) for i in range(0, len(order), size))
+        if len(groups) > 1:
+            batches = [batches[j] for j in torch.randperm(len(batches),
+                                                          generator=generator).tolist()]
+        return batches
+
+    def evaluate(self, examples: Sequence) -> dict[str, float]:
+        """Greedy metrics on `examples`, pooled over their schemas (weighted by size)."""
+        from pathrl.router.evaluate import triple_metrics
+
+        pooled: dict[str, float] = {}
+        for key, idx in self._groups(examples).items():
+            self.bind(key)
+            chunk = [examples[i] for i in idx]
+            metrics = triple_metrics(self.model.predict([ex.question for ex in chunk]),
+                                     [ex.triple for ex in chunk], self.model.vocab)
+            for name in ("exact_match", "anchor_accuracy", "target_accuracy", "via_accuracy"):
+                pooled[name] = pooled.get(name, 0.0) + metrics[name] * len(idx) / len(examples)
+        return pooled
 
     def train(self, progress: Callable[[int, int, dict], None] | None = None) -> dict:
         """Train, keep the best epoch (validation exact match), save it to `out_dir`."""
         from transformers import get_cosine_schedule_with_warmup
-
-        from pathrl.router.evaluate import triple_metrics
 
         cfg, model = self.config, self.model
         torch.manual_seed(cfg.seed)
@@ -88,24 +143,25 @@ class SFTTrainer:
         optimizer = torch.optim.AdamW(
             [{"params": body, "lr": cfg.lr}, {"params": fresh, "lr": cfg.head_lr}],
             weight_decay=cfg.weight_decay)
-        steps_per_epoch = math.ceil(len(self.train_set) / cfg.batch_size)
+        groups = self._groups(self.train_set)
+        steps_per_epoch = sum(math.ceil(len(idx) / cfg.batch_size) for idx in groups.values())
         total = steps_per_epoch * cfg.epochs
         scheduler = get_cosine_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total),
                                                     total)
         logger = RunLogger(self.out_dir, "sft_metrics")
         questions = [ex.question for ex in self.train_set]
-        labels = model.label_tensors(self.train_set)
-        val_questions = [ex.question for ex in self.val_set]
-        val_labels = [ex.triple for ex in self.val_set]
+        labels = self._labels(groups)
         best_em, best_state, best_epoch, stale = -1.0, None, -1, 0
         start = time.perf_counter()
         history = []
         for epoch in range(cfg.epochs):
             model.train()
-            order = torch.randperm(len(questions), generator=generator).tolist()
             total_loss = 0.0
-            for i in range(0, len(order), cfg.batch_size):
-                idx = order[i:i + cfg.batch_size]
+            bound: Hashable = object()
+            for key, idx in self._batches(groups, generator):
+                if key != bound:
+                    self.bind(key)
+                    bound = key
                 enc = model.tokenize([questions[j] for j in idx])
                 out = model.policy(enc, with_value=False)
                 batch_labels = {h: labels[h][idx] for h in model.action_heads}
@@ -116,10 +172,7 @@ class SFTTrainer:
                 optimizer.step()
                 scheduler.step()
                 total_loss += loss.item() * len(idx)
-            eval_set = self.val_set or self.train_set
-            preds = model.predict(val_questions or questions)
-            metrics = triple_metrics(preds, val_labels or [ex.triple for ex in eval_set],
-                                     model.vocab)
+            metrics = self.evaluate(self.val_set or self.train_set)
             record = {"epoch": epoch, "train_loss": total_loss / len(questions),
                       "val_exact_match": metrics["exact_match"],
                       "val_anchor_accuracy": metrics["anchor_accuracy"],
@@ -142,6 +195,8 @@ class SFTTrainer:
             model.load_state_dict(best_state)
         model.save_pretrained(self.out_dir / "model")
         summary = {"best_epoch": best_epoch, "best_val_exact_match": best_em,
+                   # Without a validation split the "best epoch" was picked on train data.
+                   "selected_on": "val" if self.val_set else "train",
                    "epochs_run": len(history), "wall_s": time.perf_counter() - start,
                    "samples_per_s": len(questions) * len(history)
                    / max(time.perf_counter() - start, 1e-9),
