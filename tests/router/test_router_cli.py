@@ -96,3 +96,31 @@ def test_unknown_head_is_one_clear_error(shop, tiny_backbone, monkeypatch):
         main()
     assert exit_info.value.code == 2
     assert not (root / "bad" / "model").exists()
+
+
+def test_general_router_on_a_schema_corpus_routes_an_unseen_schema(shop, tiny_backbone,
+                                                                   tmp_path):
+    root, schema_file, url = shop
+    corpus = tmp_path / "corpus"
+    made = invoke("synth", "schemas", "--out", str(corpus), "--count", "2", "--seed", "3",
+                  "--max-tables", "4")
+    assert made.exit_code == 0, made.output
+    general = invoke("train", "sft", "--schemas", str(corpus), "--out", str(tmp_path / "gen"),
+                     "--backbone", tiny_backbone, "--epochs", "1")
+    assert general.exit_code == 0, general.output
+    summary = json.loads((tmp_path / "gen" / "summary.json").read_text())
+    assert len(summary["schemas"]) == 2 and summary["n_train"] > 0
+    # The shop schema was never seen: the general router still routes it, legally.
+    routed = invoke("route", "How many customers are there?", "--model",
+                    str(tmp_path / "gen" / "model"), "--schema", str(schema_file), "--db", url,
+                    "--json", "--no-execute")
+    assert routed.exit_code == 0, routed.output
+    routes = json.loads(routed.stdout)["routes"]
+    assert routes and all(PathVocab.from_schema(SHOP).is_legal(r["anchor"], r["target"],
+                                                               r["via"]) for r in routes)
+    # ... and fine-tunes to it from the general weights.
+    tuned = invoke("train", "sft", "--data", str(root / "data"), "--out",
+                   str(tmp_path / "tuned"), "--init", str(tmp_path / "gen" / "model"),
+                   "--epochs", "1", "--schema", str(schema_file), "--db", url)
+    assert tuned.exit_code == 0, tuned.output
+    assert (tmp_path / "tuned" / "model" / "router.json").is_file()

@@ -58,13 +58,13 @@ def _load_data(data: Path, vocab):
 
 
 def _sft(schema, splits, out: Path, head: str, backbone: str, epochs: int, freeze_layers: int,
-         lora: bool, seed: int, database=None):
+         lora: bool, seed: int, database=None, init: Path | None = None):
     from pathrl.router.workflows import train_sft
 
     with _progress(f"SFT ({head})", epochs) as advance:
         model, summary = train_sft(schema, splits, out, head=head, backbone=backbone,
                                    epochs=epochs, freeze_layers=freeze_layers, lora=lora,
-                                   seed=seed, database=database, progress=advance)
+                                   seed=seed, database=database, init=init, progress=advance)
     if summary["added_tokens"]:
         console.print(f"added {summary['added_tokens']} characters the tokenizer did not know")
     return model, summary
@@ -95,29 +95,63 @@ def _ppo(schema, splits, sft_dir: Path, out: Path, preset: str, updates: int | N
     return model, summary
 
 
+def _general(corpus_dir: Path, out: Path, backbone: str, epochs: int, seed: int,
+             max_schemas: int | None, init: Path | None) -> None:
+    from pathrl.router.workflows import build_corpus, train_general
+
+    with _progress("questions per schema", 1) as advance:
+        corpus = build_corpus(corpus_dir, seed=seed, limit=max_schemas,
+                              on_schema=lambda name, done, total: advance(done, total, {}))
+    n_train = sum(len(c.splits["train"]) for c in corpus)
+    console.print(f"{len(corpus)} schemas, {n_train} training questions")
+    with _progress("SFT (general scorer)", epochs) as advance:
+        _model, summary = train_general(corpus, out, backbone=backbone, epochs=epochs,
+                                        seed=seed, init=init, progress=advance)
+    console.print(f"best pooled validation exact match {summary['best_val_exact_match']:.3f}; "
+                  f"general router saved to [bold]{out / 'model'}[/] (route any schema with "
+                  f"`pathrl route --schema S --db URL --model {out / 'model'}`)")
+
+
 HeadOpt = Annotated[str, typer.Option(
     "--head", help="scorer (schema-reading path scorer) | factored (the seed's three heads).")]
 
 
 @train_app.command("sft")
-def sft_cmd(data: DataOpt, out: OutOpt = Path("runs/sft"),
+def sft_cmd(data: Annotated[Path | None, typer.Option(
+                "--data", "-d", help="Dataset directory (from `pathrl data build`).")] = None,
+            out: OutOpt = Path("runs/sft"),
             backbone: Annotated[str, typer.Option(help="minilm | smollm2 | local HF dir.")] =
             "minilm",
             epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 30,
             freeze_layers: Annotated[int, typer.Option(help="Freeze the first N layers.")] = 0,
             lora: Annotated[bool, typer.Option(help="Train LoRA adapters (peft).")] = False,
             head: HeadOpt = "scorer",
+            schemas: Annotated[Path | None, typer.Option(
+                help="Train one general path scorer on every <name>/schema.yaml + "
+                     "<name>/data.sqlite of this folder (`pathrl synth schemas`), questions "
+                     "generated per schema; it then routes schemas it never saw.")] = None,
+            max_schemas: Annotated[int | None, typer.Option(
+                help="With --schemas: use the first N schemas only.")] = None,
+            init: Annotated[Path | None, typer.Option(
+                help="Start from a saved path scorer (fine-tune a general router to this "
+                     "schema).")] = None,
             schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = None,
             seed: SeedOpt = 7) -> None:
-    """SFT cold start of a Router on a dataset; saves the best epoch to OUT/model."""
+    """SFT cold start of a Router on a dataset (or a general router on a schema corpus);
+    saves the best epoch to OUT/model."""
     from pathrl.paths import PathVocab
 
+    if schemas is not None:
+        _general(schemas, out, backbone, epochs, seed, max_schemas, init)
+        return
+    if data is None:
+        raise PathrlError("give --data DIR (a dataset) or --schemas DIR (a schema corpus)")
     sch = load_schema(schema)
     # The path scorer reads the database's values (schema linking); the heads do not.
     database = open_db(schema, backend, db, seed)[1] if head == "scorer" else None
     splits = _load_data(data, PathVocab.from_schema(sch))
     _model, summary = _sft(sch, splits, out, head, backbone, epochs, freeze_layers, lora, seed,
-                           database)
+                           database, init)
     console.print(f"best validation exact match {summary['best_val_exact_match']:.3f} at epoch "
                   f"{summary['best_epoch']}; router saved to [bold]{out / 'model'}[/]")
 

@@ -56,13 +56,23 @@ def load_router(directory: Path, schema: Schema, database=None):
 def train_sft(schema: Schema, splits: Mapping[str, Sequence], out: Path, *,
               head: str = "scorer", backbone: str = "minilm", epochs: int = 30,
               freeze_layers: int = 0, lora: bool = False, seed: int = 7, database=None,
+              init: Path | None = None,
               progress: Progress | None = None) -> tuple[Any, dict]:
-    """SFT cold start; the best validation epoch is saved to `out/model`."""
+    """SFT cold start; the best validation epoch is saved to `out/model`. `init` starts from
+    a saved path scorer (e.g. a general router, fine-tuned to this schema)."""
     from pathrl.router.sft import SFTConfig, SFTTrainer
 
     sft_config = SFTConfig(epochs=epochs, seed=seed)
     torch.manual_seed(seed)
-    model = new_router(schema, head, backbone, freeze_layers, lora, database)
+    if init is not None:
+        from pathrl.router.scorer import PathScorer
+
+        if head != "scorer":
+            raise PathrlError("--init continues a path scorer: use it with --head scorer")
+        model = PathScorer.from_pretrained(init)
+        model.bind(schema, database)
+    else:
+        model = new_router(schema, head, backbone, freeze_layers, lora, database)
     added = model.extend_vocab([ex.question for ex in splits["train"]])
     model.setup_trainable()
     summary = SFTTrainer(model, sft_config, splits["train"], splits["val"], out).train(
@@ -156,6 +166,105 @@ def train_ppo(schema: Schema, splits: Mapping[str, Sequence], sft_dir: Path, out
         summary["prompt_pool"] = pool.summary()
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return model, summary
+
+
+@dataclass
+class CorpusSchema:
+    """One schema of a training corpus, with its database and its generated questions."""
+
+    name: str
+    schema: Schema
+    database: Any
+    splits: dict[str, list]
+
+
+def schema_corpus(directory: Path) -> list[tuple[str, Path, str]]:
+    """(name, schema file, database URL) of every `<name>/schema.yaml` beside a
+    `<name>/data.sqlite` under `directory` (the layout `pathrl synth schemas` writes)."""
+    if not directory.is_dir():
+        raise PathrlError(f"schema corpus not found: {directory} (write one with "
+                          "`pathrl synth schemas --out DIR`)")
+    found = [(p.parent.name, p, f"sqlite:///{p.parent / 'data.sqlite'}")
+             for p in sorted(directory.glob("*/schema.yaml"))
+             if (p.parent / "data.sqlite").is_file()]
+    if not found:
+        raise PathrlError(f"{directory} holds no <name>/schema.yaml with a <name>/data.sqlite")
+    return found
+
+
+def build_corpus(directory: Path, *, seed: int = 7, examples_per_path: float = 4.0,
+                 max_examples: int = 240, languages: tuple[str, ...] = ("en", "zh"),
+                 limit: int | None = None,
+                 on_schema: Callable[[str, int, int], None] | None = None
+                 ) -> list[CorpusSchema]:
+    """Open every schema of a corpus and write its questions (few per path: diversity of
+    schemas matters more than depth on any one of them)."""
+    from pathrl.data import DatasetConfig, build_dataset
+    from pathrl.db import open_database
+
+    entries = schema_corpus(directory)[:limit]
+    corpus = []
+    for n, (name, schema_file, url) in enumerate(entries):
+        schema = Schema.load(schema_file)
+        database = open_database(schema, "sqlite", url)
+        cfg = DatasetConfig(seed=seed + n, languages=languages,
+                            examples_per_path=examples_per_path, min_per_path=3,
+                            max_examples=max_examples)
+        splits = build_dataset(schema, database, cfg)
+        corpus.append(CorpusSchema(name, schema, database, dict(splits)))
+        if on_schema:
+            on_schema(name, n + 1, len(entries))
+    return corpus
+
+
+@dataclass(frozen=True)
+class _Tagged:
+    """An example tagged with the schema it belongs to (for schema-grouped batches)."""
+
+    example: Any
+    schema: str
+
+    @property
+    def question(self) -> str:
+        return self.example.question
+
+    @property
+    def triple(self):
+        return self.example.triple
+
+
+def train_general(corpus: Sequence[CorpusSchema], out: Path, *, backbone: str = "minilm",
+                  epochs: int = 6, seed: int = 7, init: Path | None = None,
+                  progress: Progress | None = None) -> tuple[Any, dict]:
+    """One path scorer trained on many schemas: it routes a schema it never saw
+    (`pathrl route --schema NEW.yaml --model OUT/model`). `init` continues from a saved
+    scorer."""
+    from pathrl.router.scorer import PathScorer, ScorerConfig
+    from pathrl.router.sft import SFTConfig, SFTTrainer
+
+    if not corpus:
+        raise PathrlError("the schema corpus is empty")
+    torch.manual_seed(seed)
+    model = (PathScorer.from_pretrained(init) if init is not None
+             else PathScorer(ScorerConfig(backbone=backbone)))
+    by_name = {c.name: c for c in corpus}
+    for c in corpus:
+        model.bind(c.schema, c.database)
+
+    def bind(name: str) -> None:
+        model.bind(by_name[name].schema, by_name[name].database)
+
+    train = [_Tagged(ex, c.name) for c in corpus for ex in c.splits["train"]]
+    val = [_Tagged(ex, c.name) for c in corpus for ex in c.splits["val"]]
+    model.extend_vocab([t.question for t in train])
+    model.setup_trainable()
+    trainer = SFTTrainer(model, SFTConfig(epochs=epochs, seed=seed, patience=epochs), train,
+                         val, out, group_of=lambda t: t.schema, bind=bind)
+    summary = trainer.train(progress=progress)
+    summary.update(head="scorer", schemas=[c.name for c in corpus], n_train=len(train))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return model, summary
 
 
