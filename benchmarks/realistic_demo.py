@@ -93,9 +93,10 @@ def load_questions(path: Path = QUESTIONS_FILE) -> list[LabelledQuestion]:
 
 # -- routers ----------------------------------------------------------------------------------
 
-def load_predictor(model_dir: Path, schema: Schema) -> Predictor:
+def load_predictor(model_dir: Path, schema: Schema, database=None) -> Predictor:
     """A saved router as a Predictor: through `pathrl.router.protocol.load_router` (any router
-    kind) when that module exists, else the three-head `RouterModel`."""
+    kind) when that module exists, else the three-head `RouterModel`. A schema-reading router
+    also reads `database`'s values (schema linking), as it did in training."""
     if not model_dir.is_dir():
         raise PathrlError(f"no saved router at '{model_dir}'")
     try:
@@ -103,7 +104,7 @@ def load_predictor(model_dir: Path, schema: Schema) -> Predictor:
     except ImportError:
         load_router = None
     if load_router is not None:
-        router = load_router(model_dir, schema)
+        router = load_router(model_dir, schema, database)
 
         def predict(questions: list[str]) -> list[Triple | None]:
             routings = router.route_batch(questions, top_k=1)
@@ -210,14 +211,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     which.add_argument("--lexical", action="store_true", help="Score the lexical baseline.")
     parser.add_argument("--questions", type=Path, default=QUESTIONS_FILE)
     parser.add_argument("--json", action="store_true", help="Print the whole report as JSON.")
+    parser.add_argument("--seed", type=int, default=7, help="Seed of the demo data.")
     args = parser.parse_args(argv)
     try:
+        from pathrl.db import open_database
         from pathrl.demo import demo_schema
 
         schema = demo_schema()
         questions = load_questions(args.questions)
-        predict = lexical_predictor(schema) if args.lexical else load_predictor(args.model,
-                                                                                schema)
+        database = open_database(schema, "sqlite", None, demo_seed=args.seed)
+        predict = lexical_predictor(schema) if args.lexical else load_predictor(
+            args.model, schema, database)
         report = {"router": "lexical" if args.lexical else str(args.model),
                   **evaluate(questions, predict)}
     except PathrlError as exc:

@@ -53,6 +53,8 @@ class RunConfig:
     epochs: int = 4
     seed: int = 7
     force: bool = False
+    head: str = "scorer"
+    general: Path | None = None  # score this saved (general) router instead of training one
 
 
 def _pathrl(*args: str) -> None:
@@ -155,8 +157,10 @@ def train_router(cfg: RunConfig, db_id: str, schema_file: Path, data: Path) -> P
     out = cfg.out / db_id / "sft"
     if (out / "model").is_dir() and not cfg.force:
         return out / "model"
+    sqlite = spider_labels.sqlite_file(cfg.spider, db_id).resolve()
     _pathrl("train", "sft", "--data", str(data), "--out", str(out), "--schema",
-            str(schema_file), "--epochs", str(cfg.epochs))
+            str(schema_file), "--db", f"sqlite:///{sqlite}", "--epochs", str(cfg.epochs),
+            "--head", cfg.head)
     return out / "model"
 
 
@@ -189,7 +193,11 @@ def score_database(cfg: RunConfig, db_id: str, schema_file: Path, model: Path,
             not_legal["route not legal in the imported schema"] += 1
         else:
             legal.append((q, triple))
-    predict = load_predictor(model, schema)
+    from pathrl.db import open_database
+
+    sqlite = spider_labels.sqlite_file(cfg.spider, db_id).resolve()
+    database = open_database(schema, "sqlite", f"sqlite:///{sqlite}")
+    predict = load_predictor(model, schema, database)
     started = time.perf_counter()
     predicted = predict([q.question for q, _ in legal]) if legal else []
     gold = [t for _, t in legal]
@@ -209,6 +217,7 @@ def score_database(cfg: RunConfig, db_id: str, schema_file: Path, model: Path,
               for (q, t), p in zip(legal, predicted, strict=True)
               if p is None or (p[0], p[1], tuple(p[2])) != t]
     out = cfg.out / db_id / "score.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({**report, "errors": errors}, indent=2) + "\n", encoding="utf-8")
     return report
 
@@ -232,10 +241,10 @@ def run_database(cfg: RunConfig, db_id: str, stages: Sequence[str],
             raise PathrlError(f"no {schema_file}: run the schema stage first")
     if "data" in stages or "train" in stages or "score" in stages:
         data = cfg.out / db_id / "data"
-        if "data" in stages:
+        if "data" in stages and cfg.general is None:
             data = timed("data", build_data, cfg, db_id, schema_file)
-        model = cfg.out / db_id / "sft" / "model"
-        if "train" in stages:
+        model = cfg.general or cfg.out / db_id / "sft" / "model"
+        if "train" in stages and cfg.general is None:
             model = timed("train", train_router, cfg, db_id, schema_file, data)
         if "score" in stages:
             result.update(timed("score", score_database, cfg, db_id, schema_file, model,
@@ -257,8 +266,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=RunConfig.epochs)
     parser.add_argument("--seed", type=int, default=RunConfig.seed)
     parser.add_argument("--force", action="store_true", help="Redo stages whose output exists.")
+    parser.add_argument("--head", default="scorer", choices=("scorer", "factored"),
+                        help="Router trained per database.")
+    parser.add_argument("--general", type=Path, default=None,
+                        help="Score this saved router (e.g. a general router trained on other "
+                             "schemas) on every database instead of training one per database.")
     args = parser.parse_args(argv)
-    cfg = RunConfig(args.spider, args.out, args.per_path, args.epochs, args.seed, args.force)
+    cfg = RunConfig(args.spider, args.out, args.per_path, args.epochs, args.seed, args.force,
+                    args.head, args.general)
     stages = args.stage or list(STAGES)
     try:
         tables = spider_labels.load_tables(args.spider)
