@@ -389,7 +389,10 @@ def test_open_database_rules(tmp_path):
         open_database(SCHEMA, "sqlite")
     with pytest.raises(PathrlError, match="is not a PostgreSQL URL"):
         open_database(SCHEMA, "postgres", f"sqlite:///{tmp_path}/x.db")
-    bare = open_database(SCHEMA, "sqlite", str(tmp_path / "bare.db"))
+    with pytest.raises(PathrlError, match="bare.db does not exist"):
+        open_database(SCHEMA, "sqlite", str(tmp_path / "bare.db"))  # never created on read
+    assert not (tmp_path / "bare.db").exists()
+    bare = open_database(SCHEMA, "sqlite", str(tmp_path / "bare.db"), create=True)
     assert isinstance(bare, SQLDatabase) and bare.url == f"sqlite:///{tmp_path}/bare.db"
     bare.close()
     mongo = open_database(SCHEMA, "mongo", demo_seed=7)

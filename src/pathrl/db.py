@@ -10,13 +10,16 @@ JavaScript.
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -90,16 +93,40 @@ _READ_ONLY_SQL = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 
 
 class SQLDatabase(Database):
-    """SQLite or PostgreSQL through SQLAlchemy, opened read-only for queries."""
+    """SQLite or PostgreSQL through SQLAlchemy, opened read-only for queries.
+
+    Opening checks the database is there and answers: a SQLite file that does not exist is an
+    error (never silently created empty), and a file that is not a SQLite database, a refused
+    connection or a bad password fail here with one clear `PathrlError`, not as per-query
+    errors later. SQLite files are opened with `mode=ro`; `write` uses its own connection.
+    """
 
     def __init__(self, schema: Schema, url: str):
         super().__init__(schema)
         self.url = url
         try:
-            self.engine = sa.create_engine(url)
+            parsed = sa.make_url(url)
+            if parsed.get_backend_name() == "sqlite":
+                self.engine = _sqlite_read_only_engine(parsed, url)
+            else:
+                self.engine = sa.create_engine(url)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise PathrlError(f"cannot open database '{url}': {exc}") from None
         self.backend = "sqlite" if self.engine.dialect.name == "sqlite" else "postgres"
+        self._probe()
+
+    def _probe(self) -> None:
+        """One trivial read, so an unreachable or corrupt database fails at open."""
+        probe = ("SELECT count(*) FROM sqlite_master" if self.backend == "sqlite"
+                 else "SELECT 1")
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql(probe).all()
+        except SQLAlchemyError as exc:
+            self.engine.dispose()
+            message = str(getattr(exc, "orig", exc)).strip().splitlines()
+            raise PathrlError(f"cannot open database '{self.url}': "
+                              f"{message[0] if message else exc.__class__.__name__}") from None
 
     @contextmanager
     def _read_connection(self) -> Iterator[sa.Connection]:
@@ -143,8 +170,10 @@ class SQLDatabase(Database):
         return _result(rows, start, text)
 
     def write(self, rows: dict[str, list[dict[str, Any]]]) -> None:
-        """(Re)create the schema's tables and insert `rows` (used for the demo database)."""
-        write_sql(self.url, self.schema, rows, engine=self.engine)
+        """(Re)create the schema's tables and insert `rows` (used for the demo database).
+        SQLite: through a writable engine of its own (queries use a read-only one)."""
+        write_sql(self.url, self.schema, rows,
+                  engine=None if self.backend == "sqlite" else self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -168,6 +197,23 @@ def write_sql(url: str, schema: Schema, rows: dict[str, list[dict[str, Any]]],
     finally:
         if own:
             engine.dispose()
+
+
+def _sqlite_read_only_engine(parsed: sa.URL, url: str) -> sa.Engine:
+    """An engine over an existing SQLite file, opened `mode=ro` (in-memory URLs as they are)."""
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return sa.create_engine(parsed)
+    path = Path(database).expanduser()
+    if not path.is_file():
+        what = "is a directory, not" if path.is_dir() else "does not exist; expected"
+        raise PathrlError(f"SQLite database {path} {what} a SQLite file (pathrl opens "
+                          "databases read-only and never creates one; a --db without '://' "
+                          "is read as a SQLite file path)")
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    return sa.create_engine(
+        "sqlite://", poolclass=sa.pool.QueuePool,
+        creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False))
 
 
 # -- MongoDB -----------------------------------------------------------------------------------
@@ -249,10 +295,11 @@ def _bson_value(value: Any) -> Any:
 
 # -- opening a backend -------------------------------------------------------------------------
 def open_database(schema: Schema, backend: str = "sqlite", url: str | None = None,
-                  demo_seed: int | None = None) -> Database:
+                  demo_seed: int | None = None, create: bool = False) -> Database:
     """Open a backend. With no `url`: the demo SQLite file for sqlite, an in-process mongomock
     database loaded with the demo rows for mongo (when `demo_seed` is given); postgres needs a
-    URL such as postgresql+psycopg://user@localhost/db."""
+    URL such as postgresql+psycopg://user@localhost/db. A SQLite file must exist unless
+    `create` (for writing demo rows); databases that do not answer fail here."""
     if backend not in BACKENDS:
         raise PathrlError(f"unknown backend '{backend}' (use one of {', '.join(BACKENDS)})")
     if backend == "mongo":
@@ -272,7 +319,25 @@ def open_database(schema: Schema, backend: str = "sqlite", url: str | None = Non
         url = demo_sqlite_url(demo_seed)
     elif "://" not in url:
         url = f"sqlite:///{url}"  # a bare path means a SQLite file
-    database = SQLDatabase(schema, url)
-    if backend == "postgres" and database.backend != "postgres":
+    try:
+        parsed = sa.make_url(url)
+    except (SQLAlchemyError, ValueError):
+        raise PathrlError(f"'{url}' is not a database URL (sqlite:///f.db, "
+                          "postgresql+psycopg://u@h/db, mongodb://h)") from None
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    if backend == "postgres" and is_sqlite:
         raise PathrlError(f"--backend postgres but '{url}' is not a PostgreSQL URL")
-    return database
+    if create and is_sqlite and parsed.database not in (None, "", ":memory:"):
+        _create_sqlite_file(Path(parsed.database).expanduser())
+    return SQLDatabase(schema, url)
+
+
+def _create_sqlite_file(path: Path) -> None:
+    """An empty SQLite database at `path` if none is there (for `pathrl db init`)."""
+    if path.exists():
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sqlite3.connect(path).close()
+    except (OSError, sqlite3.Error) as exc:
+        raise PathrlError(f"cannot create SQLite database {path}: {exc}") from None

@@ -102,11 +102,19 @@ def _steps(schema: Schema) -> dict[str, list[Hop]]:
     return steps
 
 
-def enumerate_paths(schema: Schema, max_hops: int | None = None) -> list[LegalPath]:
-    """All legal paths of `schema` (see module doc). `max_hops` overrides the schema's rule."""
+def enumerate_paths(schema: Schema, max_hops: int | None = None,
+                    max_paths: int | None = None) -> list[LegalPath]:
+    """All legal paths of `schema` (see module doc). `max_hops` / `max_paths` override the
+    schema's rules. The walk stops with a `PathrlError` once it has explored more than
+    `max_paths` partial paths: simple paths grow factorially on a dense graph with a large
+    `max_hops`, and an unbounded walk would eat memory for minutes."""
     limit = schema.rules.max_hops if max_hops is None else max_hops
+    cap = schema.rules.max_paths if max_paths is None else max_paths
     if limit < 1:
         raise PathrlError(f"max_hops must be >= 1, got {limit}")
+    if cap < 1:
+        raise PathrlError(f"max_paths must be >= 1, got {cap}")
+    explored = 0
     steps = _steps(schema)
     anchors = [t.name for t in schema.tables if t.anchor]
     targets = {t.name for t in schema.tables if t.target}
@@ -118,6 +126,13 @@ def enumerate_paths(schema: Schema, max_hops: int | None = None) -> list[LegalPa
         found.extend(((t.name,), ()) for t in schema.tables if t.target)
 
     def walk(tables: list[str], hops: list[Hop]) -> None:
+        nonlocal explored
+        explored += 1
+        if explored > cap:
+            raise PathrlError(
+                f"schema '{schema.name}': more than {cap:,} candidate paths within max_hops="
+                f"{limit}; lower rules.max_hops (or --max-hops), or raise rules.max_paths "
+                "(or --max-paths) if you really want them all")
         if hops and tables[-1] in targets:
             found.append((tuple(tables), tuple(hops)))
         if len(hops) == limit:

@@ -53,11 +53,7 @@ def draw_schema(schema: Schema, out: str | Path) -> Path:
     ax.set_title(f"{schema.name}: {len(schema.tables)} tables, {len(schema.relations)} foreign "
                  f"keys, {len(paths)} legal paths (dark = anchor tables; arrow = FK)")
     ax.axis("off")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return out
+    return _save(fig, out, dpi=110)
 
 
 def group_bars(report: dict, dimension: str, out: str | Path) -> Path:
@@ -109,9 +105,17 @@ def training_curves(log: str | Path, out: str | Path, title: str = "",
     return _save(fig, out)
 
 
-def _save(fig, out: str | Path) -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return out
+def _save(fig, out: str | Path, dpi: int = 100) -> Path:
+    """Render to PNG in memory, then write atomically: a failed write (read-only disk, a
+    directory in the way) is one clear error, and the path returned is the one written
+    (savefig would silently add ".png" to a name without a suffix)."""
+    import io
+
+    from pathrl.io import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return atomic_write_bytes(Path(out), buffer.getvalue())

@@ -92,6 +92,9 @@ class PathRules:
     deny_hops: tuple[str, ...] = ()
     allow_hops: tuple[str, ...] = ()
     allow_self_loops: bool = False
+    #: Cap on the partial paths explored while enumerating (not part of the fingerprint: it
+    #: bounds the work, it does not change which paths are legal).
+    max_paths: int = 200_000
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ class Schema:
             {
                 "tables": sorted((t.name, t.key, t.field_names) for t in self.tables),
                 "relations": sorted(r.label for r in self.relations),
-                "rules": asdict(self.rules),
+                "rules": {k: v for k, v in asdict(self.rules).items() if k != "max_paths"},
             },
             sort_keys=True,
             default=list,
@@ -145,6 +148,8 @@ class Schema:
                 "deny_hops": list(self.rules.deny_hops),
                 "allow_hops": list(self.rules.allow_hops),
                 "allow_self_loops": self.rules.allow_self_loops,
+                **({"max_paths": self.rules.max_paths}
+                   if self.rules.max_paths != PathRules.max_paths else {}),
             },
             "tables": {
                 t.name: {
@@ -180,25 +185,28 @@ class Schema:
             raise SchemaError(f"{source}: expected a mapping at the top level")
         tables_raw = data.get("tables") or {}
         # Also accept a list of {name: ...}; kept as pairs so validation sees duplicate names.
-        table_items = ([(t.get("name"), t) for t in tables_raw] if isinstance(tables_raw, list)
-                       else tables_raw.items())
+        if isinstance(tables_raw, list):
+            table_items = [(t.get("name") if isinstance(t, dict) else None, t)
+                           for t in tables_raw]
+        elif isinstance(tables_raw, dict):
+            table_items = list(tables_raw.items())
+        else:
+            raise SchemaError(f"{source}: 'tables' must be a mapping of table name to table")
         tables = tuple(_table_from_dict(name, spec or {}, source) for name, spec in table_items)
-        relations = tuple(_relation_from_dict(r, source) for r in data.get("relations") or [])
-        rules_raw = data.get("rules") or {}
+        relations_raw = data.get("relations") or []
+        if not isinstance(relations_raw, list):
+            raise SchemaError(f"{source}: 'relations' must be a list of {{from:, to:}} items")
+        relations = tuple(_relation_from_dict(r, source) for r in relations_raw)
+        rules_raw = _mapping(data.get("rules"), "rules", source)
         try:
-            rules = PathRules(
-                max_hops=int(rules_raw.get("max_hops", 3)),
-                single_table=_flag(rules_raw.get("single_table", True), "rules.single_table",
-                                   source),
-                direction=str(rules_raw.get("direction", "both")),
-                deny_hops=tuple(rules_raw.get("deny_hops") or ()),
-                allow_hops=tuple(rules_raw.get("allow_hops") or ()),
-                allow_self_loops=bool(rules_raw.get("allow_self_loops", False)),
-            )
-        except (TypeError, ValueError) as exc:
-            raise SchemaError(f"{source}: bad rules section: {exc}") from None
-        return cls(name=str(data.get("name") or Path(source).stem), tables=tables,
-                   relations=relations, rules=rules, description=data.get("description", ""))
+            rules = _rules_from_dict(rules_raw, source)
+        except SchemaError as exc:
+            detail = str(exc).removeprefix(f"{source}: ")
+            raise SchemaError(f"{source}: bad rules section: {detail}") from None
+        name = data.get("name") or Path(source).stem
+        return cls(name=_text(name, "name", source), tables=tables, relations=relations,
+                   rules=rules, description=_text(data.get("description"), "description",
+                                                  source))
 
     @classmethod
     def load(cls, path: str | Path) -> Schema:
@@ -206,18 +214,36 @@ class Schema:
         path = Path(path)
         if not path.is_file():
             raise SchemaError(f"schema file not found: {path}")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise SchemaError(f"{path}: not a text file (a schema is UTF-8 YAML or JSON)") from None
+        except OSError as exc:
+            raise SchemaError(f"cannot read schema file {path}: {exc.strerror}") from None
         try:
             data = (json.loads(text, object_pairs_hook=_unique_keys) if path.suffix == ".json"
                     else yaml.load(text, Loader=_UniqueKeyLoader))  # a SafeLoader
         except (ValueError, yaml.YAMLError) as exc:  # JSONDecodeError is a ValueError
-            raise SchemaError(f"{path}: cannot parse: {exc}") from None
+            first = str(exc).strip().splitlines()
+            raise SchemaError(f"{path}: cannot parse: {' '.join(first)}") from None
+        except RecursionError:
+            raise SchemaError(f"{path}: cannot parse: nested too deeply") from None
         return cls.from_dict(data, source=str(path))
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """`yaml.SafeLoader` that refuses duplicate mapping keys: PyYAML silently keeps the last
     one, which would hide a table or field declared twice."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        # Aliases let a few lines expand into gigabytes ("billion laughs"); a schema never
+        # needs them, so anchors and aliases are refused outright.
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.composer.ComposerError(
+                None, None, "YAML anchors and aliases (&name, *name) are not allowed in a "
+                "schema", event.start_mark)
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -230,10 +256,63 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _rules_from_dict(rules_raw: dict[str, Any], source: str) -> PathRules:
+    unknown = sorted(set(rules_raw) - set(PathRules.__dataclass_fields__))
+    if unknown:
+        raise SchemaError(f"{source}: unknown rule(s) {', '.join(map(str, unknown))} (known: "
+                          f"{', '.join(PathRules.__dataclass_fields__)})")
+    return PathRules(
+        max_hops=_integer(rules_raw.get("max_hops", 3), "rules.max_hops", source),
+        single_table=_flag(rules_raw.get("single_table", True), "rules.single_table",
+                           source),
+        direction=_text(rules_raw.get("direction", "both"), "rules.direction", source),
+        deny_hops=_texts(rules_raw.get("deny_hops"), "rules.deny_hops", source),
+        allow_hops=_texts(rules_raw.get("allow_hops"), "rules.allow_hops", source),
+        allow_self_loops=_flag(rules_raw.get("allow_self_loops", False),
+                               "rules.allow_self_loops", source),
+        max_paths=_integer(rules_raw.get("max_paths", PathRules.max_paths),
+                           "rules.max_paths", source),
+    )
+
+
 def _flag(value: Any, what: str, source: str) -> bool:
     """A YAML boolean; "no"/"false" strings or numbers would silently read as True."""
     if not isinstance(value, bool):
-        raise SchemaError(f"{source}: {what} must be true or false, got {value!r}")
+        raise SchemaError(f"{source}: {what} must be true or false, got {value!r:.60}")
+    return value
+
+
+def _integer(value: Any, what: str, source: str) -> int:
+    """A whole number (3.7 or "3" would be silently truncated or mis-read)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SchemaError(f"{source}: {what} must be an integer, got {value!r:.60}")
+    return value
+
+
+def _text(value: Any, what: str, source: str, default: str = "") -> str:
+    """A plain string (None -> `default`); numbers, lists and mappings are refused."""
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise SchemaError(f"{source}: {what} must be a string, got "
+                          f"{type(value).__name__} {value!r:.60}")
+    return value
+
+
+def _texts(value: Any, what: str, source: str) -> tuple[str, ...]:
+    """A list of plain strings (None -> empty)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise SchemaError(f"{source}: {what} must be a list of strings, got {value!r:.60}")
+    return tuple(_text(item, f"{what}[{i}]", source) for i, item in enumerate(value))
+
+
+def _mapping(value: Any, what: str, source: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SchemaError(f"{source}: {what} must be a mapping, got {value!r:.60}")
     return value
 
 
@@ -246,31 +325,45 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _table_from_dict(name: Any, spec: dict[str, Any], source: str) -> Table:
+def _field_from_spec(table: str, raw: Any, spec: Any, source: str) -> Field:
+    where = f"table '{table}' field {raw!r:.40}"
+    name = _text(raw, f"table '{table}': a field name", source)
+    if isinstance(spec, str) or spec is None:
+        return Field(name, spec or "str")
+    spec = _mapping(spec, where, source)
+    return Field(name, _text(spec.get("type"), f"{where} type", source, "str"),
+                 _text(spec.get("description"), f"{where} description", source))
+
+
+def _table_from_dict(name: Any, spec: Any, source: str) -> Table:
     if not name or not isinstance(name, str):
         raise SchemaError(f"{source}: a table has no name")
+    spec = _mapping(spec, f"table '{name}'", source)
     fields_raw = spec.get("fields") or {}
     # A list of names or {name: ...} is kept as pairs so validation sees duplicate fields.
-    field_items = ([(f, {}) if isinstance(f, str) else (f["name"], f) for f in fields_raw]
-                   if isinstance(fields_raw, list) else fields_raw.items())
-    fields = tuple(
-        Field(fname, **({"type": fspec} if isinstance(fspec, str) else
-                        {k: v for k, v in (fspec or {}).items() if k in ("type", "description")}))
-        for fname, fspec in field_items
-    )
-    synonyms = spec.get("synonyms") or {}
-    key = spec.get("key", "id")
+    if isinstance(fields_raw, list):
+        field_items = [(f, None) if not isinstance(f, dict) else (f.get("name"), f)
+                       for f in fields_raw]
+    elif isinstance(fields_raw, dict):
+        field_items = list(fields_raw.items())
+    else:
+        raise SchemaError(f"{source}: table '{name}': fields must be a mapping or a list")
+    fields = tuple(_field_from_spec(name, fname, fspec, source) for fname, fspec in field_items)
+    synonyms = _mapping(spec.get("synonyms"), f"table '{name}' synonyms", source)
+    key = _text(spec.get("key"), f"table '{name}' key", source, "id")
+    time_field = spec.get("time_field")
     return Table(
         name=name,
         key=key,
-        display=spec.get("display", key),
+        display=_text(spec.get("display"), f"table '{name}' display", source, key),
         fields=fields,
-        description=spec.get("description", ""),
-        synonyms_en=tuple(synonyms.get("en") or ()),
-        synonyms_zh=tuple(synonyms.get("zh") or ()),
-        time_field=spec.get("time_field"),
-        anchor=bool(spec.get("anchor", True)),
-        target=bool(spec.get("target", True)),
+        description=_text(spec.get("description"), f"table '{name}' description", source),
+        synonyms_en=_texts(synonyms.get("en"), f"table '{name}' synonyms.en", source),
+        synonyms_zh=_texts(synonyms.get("zh"), f"table '{name}' synonyms.zh", source),
+        time_field=None if time_field is None else _text(
+            time_field, f"table '{name}' time_field", source),
+        anchor=_flag(spec.get("anchor", True), f"table '{name}' anchor", source),
+        target=_flag(spec.get("target", True), f"table '{name}' target", source),
     )
 
 
@@ -283,7 +376,8 @@ def _relation_from_dict(raw: Any, source: str) -> Relation:
             f"{source}: relation {raw!r} must look like {{from: table.field, to: table.field}}"
         ) from None
     return Relation(from_table, from_field, to_table, to_field,
-                    raw.get("cardinality", "many_to_one"))
+                    _text(raw.get("cardinality"), f"relation {raw!r:.60} cardinality", source,
+                          "many_to_one"))
 
 
 # -- validation --------------------------------------------------------------------------------
@@ -327,6 +421,8 @@ def validate(schema: Schema) -> None:
     rules = schema.rules
     if rules.max_hops < 1:
         problems.append(f"rules.max_hops must be >= 1, got {rules.max_hops}")
+    if rules.max_paths < 1:
+        problems.append(f"rules.max_paths must be >= 1, got {rules.max_paths}")
     if rules.direction not in ("both", "forward", "backward"):
         problems.append(f"rules.direction must be both|forward|backward, got '{rules.direction}'")
     for hop in (*rules.deny_hops, *rules.allow_hops):

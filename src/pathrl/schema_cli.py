@@ -82,12 +82,15 @@ def show(schema: SchemaOpt = None, as_json: JsonOpt = False) -> None:
 @schema_app.command("paths")
 def paths_cmd(schema: SchemaOpt = None, as_json: JsonOpt = False,
               max_hops: Annotated[int | None, typer.Option(
-                  help="Override the schema's rules.max_hops.")] = None) -> None:
+                  help="Override the schema's rules.max_hops.")] = None,
+              max_paths: Annotated[int | None, typer.Option(
+                  help="Override the schema's rules.max_paths (cap on the paths explored, "
+                       "default 200,000).")] = None) -> None:
     """The enumerated legal paths: the Router's action space."""
     from pathrl.paths import PathVocab, enumerate_paths
 
     sch = load_schema(schema)
-    paths = enumerate_paths(sch, max_hops)
+    paths = enumerate_paths(sch, max_hops, max_paths)
     if as_json:
         print(json.dumps([p.to_dict() for p in paths], ensure_ascii=False, indent=2))
         return
@@ -102,14 +105,23 @@ def paths_cmd(schema: SchemaOpt = None, as_json: JsonOpt = False,
 
 
 @schema_app.command("draw")
-def draw(out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path(
-             "schema.png"), schema: SchemaOpt = None) -> None:
+def draw(out: Annotated[Path, typer.Option(
+             "--out", "-o", help="PNG to write (a directory: DIR/schema.png).")] = Path(
+             "schema.png"), schema: SchemaOpt = None,
+         force: Annotated[bool, typer.Option(help="Overwrite an existing PNG.")] = False
+         ) -> None:
     """A PNG of the schema graph; each table shows how many legal paths pass through it."""
     from pathrl.plots import draw_schema
 
+    if out.is_dir():
+        out = out / "schema.png"
+    if out.suffix.lower() != ".png":
+        raise PathrlError(f"--out {out}: expected a .png file (or a directory)")
+    if out.exists() and not force:
+        raise PathrlError(f"{out} exists (pass --force to overwrite it)")
     sch = load_schema(schema)
-    draw_schema(sch, out)
-    console.print(f"wrote [bold]{out}[/]")
+    written = draw_schema(sch, out)
+    console.print(f"wrote [bold]{escape(str(written))}[/]")
 
 
 @schema_app.command("check")
@@ -136,6 +148,7 @@ def check(schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = 
     database.close()
     if as_json:
         print(json.dumps(results, ensure_ascii=False, indent=2))
+        _fail_if_all_errors(results)
         return
     table = RichTable(title=f"probe of {len(paths)} legal paths on {database.backend}")
     for col in ("id", "rows", "status", "ms"):
@@ -150,6 +163,15 @@ def check(schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = 
         console.print(f"[yellow]disconnected tables (no relation):[/] {', '.join(lonely)}")
     bad = sum(r["status"] != "ok" for r in results)
     console.print(f"{len(results) - bad}/{len(results)} paths return rows")
+    _fail_if_all_errors(results)
+
+
+def _fail_if_all_errors(results: list[dict]) -> None:
+    """Every probe failing means the database is not the schema's (or not usable): exit
+    non-zero with the first error instead of a table of red rows and exit code 0."""
+    if results and all(r["status"] == "error" for r in results):
+        raise PathrlError(f"all {len(results)} probes failed on the database; first error: "
+                          f"{results[0]['error']}")
 
 
 @schema_app.command("import")
@@ -206,7 +228,7 @@ def query(
     date_to: Annotated[str | None, typer.Option(help="Target time field <= YYYY-MM-DD.")] = None,
     direct: Annotated[bool, typer.Option(
         help="Also run the bridge-skipping 'direct' query an unguided LLM writes.")] = False,
-    limit: Annotated[int, typer.Option(help="Rows to print.")] = 20,
+    limit: Annotated[int, typer.Option(help="Rows to print.", min=0)] = 20,
     schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = None,
     seed: SeedOpt = 7, as_json: JsonOpt = False,
 ) -> None:
@@ -227,10 +249,12 @@ def query(
     database.close()
     if as_json:
         print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
-        return
-    _print_result(f"routed query along {path.id}", out)
-    if direct:
-        _print_result("direct query (skips the bridge tables)", out["direct"])
+    else:
+        _print_result(f"routed query along {path.id}", out)
+        if direct:
+            _print_result("direct query (skips the bridge tables)", out["direct"])
+    if result.status == "error":
+        raise PathrlError(f"the query along {path.id} failed: {result.error}")
 
 
 def _print_result(title: str, res: dict) -> None:
@@ -267,7 +291,7 @@ def db_init(backend: BackendOpt = "sqlite", db: DbOpt = None, seed: SeedOpt = 7)
         return
     if db is None:
         raise PathrlError(f"--db is required for backend {backend}")
-    database = open_database(schema, backend, db)
+    database = open_database(schema, backend, db, create=True)
     rows = demo_rows(seed)
     database.write(rows)
     database.close()
