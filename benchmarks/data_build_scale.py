@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from pathrl.data import DatasetConfig, build_dataset
-from pathrl.db import SQLDatabase
+from pathrl.db import SQLDatabase, write_sql
 from pathrl.paths import enumerate_paths
 from pathrl.schema import Schema
 
@@ -110,10 +110,9 @@ def run(n_tables: int, max_hops: int, seed: int, source: str = "own") -> dict:
             populate_sqlite(schema, url, seed)
         else:
             schema, rows = erp_schema(n_tables, seed, max_hops)
+            write_sql(url, schema, rows)
         paths = enumerate_paths(schema)
         database = SQLDatabase(schema, url)
-        if source != "synth":
-            database.write(rows)
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -13,7 +13,7 @@ import pytest
 from pathrl.data import DatasetConfig, build_dataset
 from pathrl.data.build import DatasetBuilder, DatasetWarning
 from pathrl.data.intents import USAGE_INTENTS
-from pathrl.db import SQLDatabase
+from pathrl.db import SQLDatabase, write_sql
 from pathrl.schema import Schema
 
 _SCHEMA = {
@@ -214,10 +214,10 @@ def test_impossible_unambiguous_wording_still_builds_with_a_warning(tmp_path):
         "relations": [{"from": "crate.box_id", "to": "box.id"}],
     })
     url = f"sqlite:///{tmp_path / 'twins.db'}"
+    write_sql(url, schema, {"box": [{"id": 1, "label": "B1"}, {"id": 2, "label": "B2"}],
+                            "crate": [{"id": 1, "label": "C1", "box_id": 1},
+                                      {"id": 2, "label": "C2", "box_id": 2}]})
     database = SQLDatabase(schema, url)
-    database.write({"box": [{"id": 1, "label": "B1"}, {"id": 2, "label": "B2"}],
-                    "crate": [{"id": 1, "label": "C1", "box_id": 1},
-                              {"id": 2, "label": "C2", "box_id": 2}]})
     with pytest.warns(DatasetWarning, match="fewer examples"):
         splits = build_dataset(schema, database, DatasetConfig(examples_per_path=30,
                                                                min_per_path=20))
@@ -240,12 +240,13 @@ def test_surrogate_keys_never_name_rows_but_the_table_is_still_asked_about(tmp_p
         },
         "relations": [{"from": "readings.sensor_id", "to": "sensors.id"}],
     })
-    database = SQLDatabase(schema, f"sqlite:///{tmp_path / 'm.db'}")
-    database.write({
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    write_sql(url, schema, {
         "sensors": [{"id": i, "label": f"S-{i}", "site": ("north", "south")[i % 2]}
                     for i in range(1, 7)],
         "readings": [{"id": i, "value": float(i * 7 % 23), "sensor_id": 1 + i % 6}
                      for i in range(1, 41)]})
+    database = SQLDatabase(schema, url)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DatasetWarning)
         splits = build_dataset(schema, database, DatasetConfig(examples_per_path=6,

@@ -181,7 +181,7 @@ class UsageQuestions:
 
     # -- entry point --------------------------------------------------------------------------
     def candidates(self, path: LegalPath, lang: str, rng: random.Random,
-                   rounds: int = 3) -> Iterator[UsageQuestion]:
+                   rounds: int = 6) -> Iterator[UsageQuestion]:
         """Usage questions for `path` in `lang`, written lazily: each round asks every intent
         writer (in a shuffled order) for one question, so intents interleave and a path that
         needs one question costs one. Stops after `rounds` rounds or a round that writes
