@@ -23,17 +23,23 @@ def test_build_then_stats_with_charts(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["seed"] == 11 and manifest["schema"] == "demo_pm"
     assert manifest["schema_fingerprint"] and manifest["stats"]["all"]["examples"] > 200
+    assert len(manifest["per_path"]) == 55 and sum(manifest["per_path"].values()) == \
+        manifest["stats"]["all"]["examples"]
 
     result = runner.invoke(app, ["data", "stats", str(out), "--json"])
     assert result.exit_code == 0, result.output
     stats = json.loads(result.output)
     assert set(stats["files"]) == {"train", "val", "test", "heldout"}
     assert stats["styles_shared_with_heldout"] == []
+    assert stats["short_paths"] == {} and stats["paths_without_examples"] == 0
+    assert 0.3 < stats["all"]["single_table_ratio"] < 0.6
+    assert sum(stats["all"]["per_path_counts"].values()) == stats["all"]["examples"]
     for chart in ("category", "priority", "hops", "via_null", "overview"):
         png = out / "charts" / f"{chart}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     result = runner.invoke(app, ["data", "stats", str(out), "--no-charts"])
     assert result.exit_code == 0 and "via null" in result.output
+    assert "single table" in result.output
 
     again = runner.invoke(app, ["data", "build", "--out", str(out), "--per-path", "5"])
     assert isinstance(again.exception, PathrlError) and "--force" in str(again.exception)
