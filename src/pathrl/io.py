@@ -94,11 +94,12 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> P
 
 def check_output_dir(path: str | Path, force: bool, what: str,
                      owned: Iterable[str] = ()) -> list[Path]:
-    """Apply the output policy to directory `path` before anything is computed or written.
+    """Apply the output policy to directory `path` before anything is computed or written
+    (it creates nothing, so a later user error leaves no empty directory behind).
 
     `owned` names the entries (files or sub-directories, relative to `path`) the command
     writes. Returns those that exist and will be replaced. Raises `PathrlError` when `path`
-    is a file, when it cannot be created or written, or when it already holds some of
+    is a file, when it could not be created or written, or when it already holds some of
     `owned` (another run's output) and `force` is off. Other entries are never touched."""
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -108,13 +109,32 @@ def check_output_dir(path: str | Path, force: bool, what: str,
         shown = ", ".join(p.name for p in existing[:3]) + (" ..." if len(existing) > 3 else "")
         raise PathrlError(f"{what} {path} already holds a previous run ({shown}); pass "
                           "--force to replace those files, or choose another directory")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _os_error(f"create {what}", path, exc) from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise PathrlError(f"{what} {path} is not writable")
+    check_writable(path, what)
     return existing
+
+
+def check_output_file(path: str | Path, force: bool, what: str) -> Path:
+    """The output policy for one file: not a directory, not overwritten without `force`,
+    and its directory writable (nothing is created)."""
+    path = Path(path)
+    if path.is_dir():
+        raise PathrlError(f"{what} {path} is a directory; give a file path")
+    if path.exists() and not force:
+        raise PathrlError(f"{what} {path} exists (pass --force to overwrite it)")
+    check_writable(path.parent, what)
+    return path
+
+
+def check_writable(directory: str | Path, what: str) -> None:
+    """`directory`, or the nearest ancestor that exists, is a writable directory."""
+    directory = Path(directory).absolute()
+    probe = directory
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise PathrlError(f"cannot create {what} {directory}: {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise PathrlError(f"cannot write {what} {directory}: {probe} is not writable")
 
 
 @contextmanager

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import typer
 
+#: What `--out` holds after a run: only these are replaced (with --force).
+REPORT_FILES = ("report.md", "findings.json", "plots")
+
 app = typer.Typer(
     help="Diagnose an RL training run from its logs (worst finding first).",
     no_args_is_help=True,
@@ -47,6 +50,9 @@ def doctor(
     list_rules: bool = typer.Option(
         False, "--list-rules", help="List the rules and exit (PATH is ignored)."
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace the files of an earlier report in --out / --markdown."
+    ),
 ) -> None:
     """Read a run's metrics, apply the troubleshooting rules, report what is wrong and how to
     fix it. Exits 1 when a critical finding exists."""
@@ -58,6 +64,7 @@ def doctor(
     from pathrl.doctor.rules import build_rules
     from pathrl.doctor.signals import parse_mapping
     from pathrl.errors import PathrlError
+    from pathrl.io import check_output_dir, check_output_file
 
     doctor_config = DoctorConfig.from_file(config) if config else DoctorConfig()
     console = Console()
@@ -67,13 +74,22 @@ def doctor(
         return
     if path is None:
         raise PathrlError("missing PATH: a run directory or a log file to diagnose")
+    # Output mistakes fail before the logs are read, and leave nothing behind.
+    if out is not None:
+        check_output_dir(out, force, "--out", REPORT_FILES)
+    if markdown is not None:
+        check_output_file(markdown, force, "--markdown")
     report = run_doctor(path, doctor_config, parse_mapping(mapping))
     if as_json:
         typer.echo(findings_json(report.findings))
     else:
         print_report(report, console)
     if out is not None or markdown is not None:
-        written = write_outputs(report, out, markdown, plots=plots)
+        try:
+            written = write_outputs(report, out, markdown, plots=plots)
+        except OSError as exc:
+            raise PathrlError(f"cannot write the report: {exc.strerror or exc}"
+                              f"{f' ({exc.filename})' if exc.filename else ''}") from None
         if not as_json:
             for kind, target in written.items():
                 console.print(f"[dim]wrote {kind}: {target}[/]")

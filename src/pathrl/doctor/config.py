@@ -9,6 +9,7 @@ doctor on real public logs (docs/doctor.md, "Lessons from real logs") say which 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -156,11 +157,13 @@ class DoctorConfig:
         values: dict[str, Any] = {}
         for key, value in data.items():
             if key == "disabled":
+                if value is not None and (not isinstance(value, list)
+                                          or not all(isinstance(v, str) for v in value)):
+                    raise PathrlError(f"doctor config: disabled must be a list of rule ids, "
+                                      f"got {value!r:.60}")
                 values[key] = frozenset(value or ())
-            elif isinstance(getattr(cls, key, None), int) and not isinstance(value, bool):
-                values[key] = int(value)
-            else:
-                values[key] = float(value)
+                continue
+            values[key] = _number(key, value, isinstance(getattr(cls, key, None), int))
         return cls(**values)
 
     @classmethod
@@ -172,8 +175,27 @@ class DoctorConfig:
             raise PathrlError(f"doctor config not found: {path}")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError:
+            raise PathrlError(f"{path}: not a text file (a doctor config is YAML)") from None
         except yaml.YAMLError as exc:
             raise PathrlError(f"{path}: not valid YAML ({exc})") from exc
         if not isinstance(data, dict):
             raise PathrlError(f"{path}: expected a mapping of threshold names to values")
         return cls.from_mapping(data)
+
+
+def _number(key: str, value: Any, wants_int: bool) -> int | float:
+    """A threshold value. Numeric strings count (PyYAML reads `1e-3` as a string); words,
+    booleans, lists and fractional windows are refused with the key named."""
+    kind = "an integer" if wants_int else "a number"
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if number is None or math.isnan(number) or (wants_int and not number.is_integer()):
+        raise PathrlError(f"doctor config: {key} must be {kind}, got {value!r:.60}")
+    return int(number) if wants_int else number

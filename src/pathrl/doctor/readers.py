@@ -58,6 +58,8 @@ def records_to_raw_log(records: Iterable[Mapping[str, Any]], source: str) -> Raw
     notes: list[str] = []
     missing_step = False
     count = 0
+    previous_step: float | None = None
+    restarts: list[tuple[int, float, float]] = []  # (record number, step, step before it)
     for index, record in enumerate(records):
         if not isinstance(record, Mapping):
             raise PathrlError(f"{source}: record {index + 1} is not an object: {record!r:.80}")
@@ -67,6 +69,10 @@ def records_to_raw_log(records: Iterable[Mapping[str, Any]], source: str) -> Raw
         if step is None:
             missing_step = True
             step = float(index)
+        else:
+            if previous_step is not None and step < previous_step:
+                restarts.append((index + 1, step, previous_step))
+            previous_step = step
         for name, value in flat.items():
             if name.lower() in STEP_KEYS:
                 continue
@@ -82,7 +88,17 @@ def records_to_raw_log(records: Iterable[Mapping[str, Any]], source: str) -> Raw
         )
     if not columns:
         raise PathrlError(f"{source}: the records contain no numeric metrics")
+    if restarts:
+        notes.append(_restart_note(source, restarts, "record"))
     return RawLog(source, columns, notes)
+
+
+def _restart_note(source: str, restarts: list[tuple[int, float, float]], unit: str) -> str:
+    """Steps that go backwards: several runs (or a resumed one) appended to one log."""
+    where, step, before = restarts[0]
+    return (f"{source}: the step goes back {len(restarts)} time(s), first at {unit} {where} "
+            f"(step {step:g} after {before:g}); the log may mix several runs: its trends and "
+            "windows are judged as if it were one run. Split it per run for a clean diagnosis")
 
 
 def _read_directory(directory: Path) -> list[RawLog]:
@@ -300,6 +316,7 @@ def _read_tensorboard(path: Path) -> RawLog:
         EventAccumulator,
     )
 
+    notes = [note for note in map(_truncation_note, _event_files(path)) if note]
     accumulator = EventAccumulator(str(path), size_guidance={SCALARS: 0, TENSORS: 0})
     try:
         accumulator.Reload()
@@ -313,7 +330,43 @@ def _read_tensorboard(path: Path) -> RawLog:
         points = _scalar_tensor_points(accumulator.Tensors(tag))
         if points and tag not in columns:
             columns[tag] = points
-    return RawLog(str(path), columns)
+    for tag, points in columns.items():
+        restarts = [(i + 2, points[i + 1][0], points[i][0]) for i in range(len(points) - 1)
+                    if points[i + 1][0] < points[i][0]]
+        if restarts:
+            notes.append(_restart_note(f"{path} ({tag})", restarts, "event"))
+            break  # one note per file: every tag of a mixed log restarts at the same place
+    return RawLog(str(path), columns, notes)
+
+
+def _event_files(path: Path) -> list[Path]:
+    return [path] if path.is_file() else sorted(
+        p for p in path.iterdir() if p.is_file() and "tfevents" in p.name)
+
+
+def _truncation_note(path: Path) -> str | None:
+    """A note when an event file ends inside a record (a run still writing, a disk that filled
+    up, a copy cut short): TensorBoard drops the partial record without a word.
+
+    Event files are TFRecord streams: 8-byte little-endian length, 4-byte CRC, the payload,
+    4-byte CRC. Walking the length fields (no payload is read) finds where the last complete
+    record ends."""
+    size = path.stat().st_size
+    end = 0
+    with path.open("rb") as handle:
+        while end < size:
+            header = handle.read(12)
+            if len(header) < 12:
+                break
+            length = int.from_bytes(header[:8], "little")
+            if end + 12 + length + 4 > size:
+                break
+            end += 12 + length + 4
+            handle.seek(end)
+    if end == size:
+        return None
+    return (f"{path.name}: the TensorBoard file is truncated ({size - end} bytes of a partial "
+            "last record ignored); the run may still be writing, or the file was cut short")
 
 
 def _scalar_tensor_points(events: list[Any]) -> list[tuple[float, float]]:

@@ -9,6 +9,7 @@ kept next to each entry so reports can show the anchor.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,3 +213,68 @@ def build_kwargs(spec: AlgoSpec, overrides: dict[str, Any] | None = None) -> dic
             # progress_remaining goes 1 → 0, so this decays start → 0 over the whole run.
             merged[key] = LinearSchedule(start=start, end=0.0, end_fraction=1.0)
     return merged
+
+
+#: Constructor kwargs that must be whole numbers >= the bound (SB3 fails late, or divides by
+#: zero, or trains forever, on 0 or a negative value).
+_MIN_INTS = {
+    "n_steps": 1, "batch_size": 1, "n_epochs": 1, "buffer_size": 1, "learning_starts": 0,
+    "target_update_interval": 1, "n_critic_updates": 1, "cg_max_steps": 1,
+    "line_search_max_iter": 1, "stats_window_size": 1,
+}
+#: Kwargs that must be numbers in [low, high].
+_RANGES = {
+    "gamma": (0.0, 1.0), "gae_lambda": (0.0, 1.0), "tau": (0.0, 1.0),
+    "exploration_fraction": (0.0, 1.0), "exploration_initial_eps": (0.0, 1.0),
+    "exploration_final_eps": (0.0, 1.0), "vf_coef": (0.0, math.inf),
+    "max_grad_norm": (0.0, math.inf), "target_kl": (0.0, math.inf),
+    "cg_damping": (0.0, math.inf),
+}
+
+
+def validate_hyperparams(spec: AlgoSpec, overrides: dict[str, Any]) -> None:
+    """Refuse, before anything is written or trained, overrides the algorithm does not take
+    and values that cannot work (learning_rate <= 0, batch_size 0, gamma 2...)."""
+    import inspect
+
+    accepted = set(inspect.signature(spec.load_class().__init__).parameters) - {"self"}
+    unknown = sorted(set(overrides) - accepted)
+    if unknown:
+        raise PathrlError(f"{spec.class_name}: invalid hyperparameter(s) {', '.join(unknown)} "
+                          f"(it takes: {', '.join(sorted(accepted - {'policy', 'env'}))})")
+    merged = {**spec.kwargs, **overrides}
+    for key, value in merged.items():
+        where = f"--hp {key}={value!r}"
+        if key == "learning_rate":
+            rate = _schedule_start(value) if isinstance(value, str) else value
+            if not _is_number(rate) or not math.isfinite(rate) or rate <= 0:
+                raise PathrlError(f"{where}: the learning rate must be a number > 0 "
+                                  "(or lin_X with X > 0)")
+        elif key in _MIN_INTS:
+            low = _MIN_INTS[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise PathrlError(f"{where}: {key} must be a whole number >= {low}")
+        elif key in _RANGES and value is not None:
+            low, high = _RANGES[key]
+            if not _is_number(value) or not low <= value <= high:
+                shown = f"<= {high:g}" if math.isfinite(high) else "(no upper bound)"
+                raise PathrlError(f"{where}: {key} must be a number >= {low:g} {shown}")
+        elif key == "train_freq" and not (
+                (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+                or isinstance(value, tuple | list)):
+            raise PathrlError(f"{where}: train_freq must be a whole number >= 1")
+        elif key == "gradient_steps" and (isinstance(value, bool) or not isinstance(value, int)
+                                          or value == 0 or value < -1):
+            raise PathrlError(f"{where}: gradient_steps must be >= 1, or -1 (as many as "
+                              "env steps)")
+
+
+def _schedule_start(value: str) -> float | None:
+    try:
+        return float(value[4:]) if value.startswith("lin_") else None
+    except ValueError:
+        return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

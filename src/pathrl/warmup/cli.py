@@ -26,6 +26,7 @@ app.add_typer(lunarlander_app, name="lunarlander")
 console = Console()
 
 ALGO_HELP = "ppo, a2c, dqn, trpo, qrdqn or sac (sac uses the continuous env)."
+FORCE_HELP = "Replace the report and same-named run folders of an earlier run in OUT."
 REWARD_HELP = "Reward: default (env reward), custom (seed's shaping), potential, or a .json file."
 
 
@@ -97,6 +98,7 @@ def train(
     ),
     threads: int = typer.Option(1, help="torch threads."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    force: bool = typer.Option(False, help=FORCE_HELP),
 ) -> None:
     """Train one agent, evaluate it, record a GIF; writes OUT/report.json and OUT/report.md."""
     from pathrl.warmup.lab import run_lab
@@ -114,7 +116,7 @@ def train(
         torch_threads=threads,
         progress=progress,
     )
-    report = run_lab([config], out, _command_line())
+    report = run_lab([config], out, _command_line(), force=force)
     _summary(report, out)
 
 
@@ -134,6 +136,7 @@ def compare(
     ),
     threads: int = typer.Option(1, help="torch threads."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    force: bool = typer.Option(False, help=FORCE_HELP),
 ) -> None:
     """Train every ALGO × REWARD at equal timesteps and seed; one table, curves and GIFs."""
     from pathrl.warmup.lab import configs_for, run_lab
@@ -147,7 +150,8 @@ def compare(
         torch_threads=threads,
         progress=progress,
     )
-    report = run_lab(configs_for(_split(algos), _split(rewards), base), out, _command_line())
+    report = run_lab(configs_for(_split(algos), _split(rewards), base), out, _command_line(),
+                     force=force)
     _summary(report, out)
 
 
@@ -163,10 +167,12 @@ def gif(
     seed: int = typer.Option(1000, help="Seed of the recorded episode."),
     max_steps: int = typer.Option(1000, help="Longest episode to record."),
     fps: int = typer.Option(25, help="GIF frames per second."),
+    force: bool = typer.Option(False, help="Overwrite an existing GIF."),
 ) -> None:
     """Record one deterministic episode of a saved model as a GIF (headless)."""
     import json
 
+    from pathrl.io import check_output_file
     from pathrl.warmup.algos import get_algo
 
     if not model.is_file():
@@ -175,11 +181,17 @@ def gif(
         sidecar = model.with_name("run.json")
         if not sidecar.is_file():
             raise PathrlError(f"no run.json next to {model}: pass --algo")
-        algo = json.loads(sidecar.read_text(encoding="utf-8"))["algo"]
+        try:
+            algo = str(json.loads(sidecar.read_text(encoding="utf-8"))["algo"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise PathrlError(f"{sidecar} has no readable 'algo': pass --algo") from None
     spec = get_algo(algo)
     if fps < 1:
         raise PathrlError(f"--fps must be positive, got {fps}")
     gif_path = out or model.with_name("episode.gif")
+    if max_steps < 1:
+        raise PathrlError(f"--max-steps must be positive, got {max_steps}")
+    check_output_file(gif_path, force, "--out")
 
     import torch
 

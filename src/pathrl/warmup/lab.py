@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pathrl.errors import PathrlError
+from pathrl.io import atomic_write_text, check_output_dir
 from pathrl.warmup.train import (
     TrainConfig,
     clean_floats,
@@ -17,12 +18,18 @@ from pathrl.warmup.train import (
     write_json,
 )
 
+#: Files of ``out_dir`` a lab run writes (besides one folder per run).
+REPORT_FILES = ("report.json", "report.md", "curves.png")
 
-def run_lab(configs: list[TrainConfig], out_dir: Path, command: str = "") -> dict[str, Any]:
+
+def run_lab(configs: list[TrainConfig], out_dir: Path, command: str = "",
+            force: bool = False) -> dict[str, Any]:
     """Train every config (in order) under ``out_dir/<algo>-<reward>/`` and report them all.
 
     The report is rewritten after each run, and also when Ctrl-C stops a run (whose model is
     saved by ``train_run``), so an interrupted comparison keeps everything finished so far.
+    An ``out_dir`` holding an earlier report or run folder of the same name is refused unless
+    ``force``, which replaces those only. Every check runs before anything is written.
     """
     if not configs:
         raise PathrlError("nothing to run: no algorithm / reward given")
@@ -32,6 +39,7 @@ def run_lab(configs: list[TrainConfig], out_dir: Path, command: str = "") -> dic
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise PathrlError(f"duplicate runs: {', '.join(duplicates)}")
+    check_output_dir(out_dir, force, "output directory", (*REPORT_FILES, *names))
     out_dir = ensure_writable_dir(out_dir)
 
     import gymnasium
@@ -65,7 +73,7 @@ def run_lab(configs: list[TrainConfig], out_dir: Path, command: str = "") -> dic
             report["curves_path"] = str(curves.resolve())
         clean = clean_floats(report)
         write_json(out_dir / "report.json", clean)
-        (out_dir / "report.md").write_text(markdown_report(clean, out_dir), encoding="utf-8")
+        atomic_write_text(out_dir / "report.md", markdown_report(clean, out_dir))
 
     for config, name in zip(configs, names, strict=True):
         run_dir = out_dir / name

@@ -74,10 +74,17 @@ class RewardConfig:
                 f"reward config: unknown key(s) {', '.join(unknown)}; "
                 f"known keys are {', '.join(sorted(known))}"
             )
-        try:
-            return cls(**data)
-        except TypeError as exc:  # e.g. a list where a number belongs
-            raise PathrlError(f"reward config: {exc}") from None
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            wants_bool = f.type in ("bool", bool)
+            ok = isinstance(value, bool) if wants_bool else (
+                isinstance(value, int | float) and not isinstance(value, bool))
+            if not ok:  # "100" or a list would fail (or be misread) after training
+                kind = "true or false" if wants_bool else "a number"
+                raise PathrlError(f"reward config: {f.name} must be {kind}, got {value!r:.60}")
+        return cls(**{k: v if isinstance(v, bool) else float(v) for k, v in data.items()})
 
 
 #: Named reward configurations. ``custom`` is the seed's "steady, slow, fuel-saving" setting.
@@ -117,7 +124,7 @@ def resolve_reward_config(spec: str) -> tuple[str, RewardConfig]:
             raise PathrlError(f"reward config file not found: {path}")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError
             raise PathrlError(f"reward config {path}: cannot read JSON ({exc})") from None
         if not isinstance(data, dict):
             raise PathrlError(f"reward config {path}: expected a JSON object")

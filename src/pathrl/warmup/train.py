@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from pathrl.errors import PathrlError
-from pathrl.warmup.algos import AlgoSpec, build_kwargs, get_algo
+from pathrl.io import atomic_write_text
+from pathrl.warmup.algos import AlgoSpec, build_kwargs, get_algo, validate_hyperparams
 from pathrl.warmup.rewards import RewardConfig, resolve_reward_config
 
 
@@ -68,6 +69,7 @@ class TrainConfig:
         if self.torch_threads < 1:
             raise PathrlError(f"--threads must be at least 1, got {self.torch_threads}")
         reward_name, reward_config = resolve_reward_config(self.reward)
+        validate_hyperparams(spec, self.hyperparams)
         return spec, reward_name, reward_config
 
     def run_name(self) -> str:
@@ -260,10 +262,8 @@ def _json_default(value: Any) -> Any:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (a crash never leaves half a report)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
     text = json.dumps(data, indent=2, default=_json_default, allow_nan=False)
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, text + "\n")
 
 
 def clean_floats(value: Any) -> Any:
