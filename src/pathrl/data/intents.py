@@ -122,8 +122,10 @@ class _Words:
 
     def _column(self, column: str, lang: str) -> str:
         fp = field_phrase(self.table, self.table.field(column))
-        en = fp.en if self.table.field(column).description.strip() else naming.column_phrase(
-            column, self.table.name)
+        f = self.table.field(column)
+        en = fp.en if f.description.strip() else naming.column_phrase(column, self.table.name)
+        if f.type in ("date", "datetime") and en.endswith((" at", " on")):
+            en = en[:-3] + " date"  # "placed_at" -> "placed date": "orders with a placed date"
         if lang == "zh":
             return fp.zh or zh_phrase(en) or en
         return en
