@@ -107,3 +107,23 @@ def test_refuses_to_replace_a_foreign_directory(tmp_path):
     with pytest.raises(PathrlError, match="not a pathrl dataset"):
         write_dataset(_splits(_example()), tmp_path / "mine")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_condition_round_trips_and_bad_conditions_name_the_line(tmp_path):
+    from pathrl.data import Condition
+
+    ex = _example(anchor="contract", target="contract", via=(), path_id="contract", hops=0,
+                  category="filter_number", entity="5000000",
+                  filter={"entity": None, "date_from": None, "date_to": None},
+                  condition=Condition("contract", "amount", "gt", 5000000.0))
+    write_dataset(_splits(ex), tmp_path / "ds")
+    loaded = load_split(tmp_path / "ds" / "train.jsonl", PathVocab.from_schema(demo_schema()))
+    assert loaded == [ex] and loaded[0].condition.op == "gt"
+    row = ex.to_dict()
+    row["condition"] = {"table": "contract", "column": "amount", "op": "like", "value": 1}
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    with pytest.raises(PathrlError, match=r"bad\.jsonl:1: .*condition op"):
+        load_split(path)
+    without = _example().to_dict()
+    assert "condition" not in without  # rows without one look as before
