@@ -126,3 +126,11 @@ def test_route_that_cannot_take_the_filter_counts_as_error(database):
     wrong = ("project", "supplier", ("contract",))  # supplier has no time field
     report = evaluate_methods([MethodPredictions("m", [wrong])], [ex], VOCAB, database)
     assert report["m"]["exec_error"] == 1.0
+
+
+def test_single_table_routes_execute_in_evaluation(database):
+    """A legal single-table route has no joins and still runs (it once counted as an error)."""
+    single = ("project", "project", ())
+    examples = [Ex(single, 0, filter={"entity": PROJECT})]
+    report = evaluate_methods([MethodPredictions("gold", [single])], examples, VOCAB, database)
+    assert report["gold"]["exec_success"] == 1.0 and report["gold"]["exec_match"] == 1.0

@@ -113,12 +113,14 @@ def evaluate_methods(methods: Sequence[MethodPredictions], examples: Sequence[An
                     cache[key] = ("error", frozenset())
                 else:
                     anchor, target, via = pred
-                    if vocab.is_legal(anchor, target, via):
-                        hops = vocab.path(anchor, target, via).hops
-                    else:
-                        hops = guess_hops(executor.schema, (anchor, *via, target))
+                    # A legal single-table route has no hops and runs on its own table; an
+                    # illegal triple runs as an unguided generator would join it (or cannot).
+                    legal = vocab.is_legal(anchor, target, via)
+                    hops = (vocab.path(anchor, target, via).hops if legal
+                            else guess_hops(executor.schema, (anchor, *via, target)))
                     try:
-                        res = executor.execute_hops(hops, anchor, flt) if hops else None
+                        res = (executor.execute_hops(hops, anchor, flt)
+                               if legal or hops else None)
                     except PathrlError:  # e.g. a date range on a table without dates
                         res = None
                     if res is None:
