@@ -311,8 +311,8 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
          backbone: Annotated[str, typer.Option(help="Router backbone: minilm | smollm2 | "
                                                "local HF dir.")] = "minilm",
          languages: Annotated[str, typer.Option(help="Question languages: en,zh.")] = "en,zh",
-         sft_epochs: Annotated[int, typer.Option(help="Maximum SFT epochs.")] = 20,
-         ppo_updates: Annotated[int, typer.Option(help="PPO updates.")] = 12,
+         sft_epochs: Annotated[int, typer.Option(help="Maximum SFT epochs.")] = 8,
+         ppo_updates: Annotated[int, typer.Option(help="PPO updates.")] = 8,
          llm_baseline: Annotated[bool, typer.Option(
              help="Run the SmolLM2 prompted-LLM baseline (slowest step).")] = True,
          heads: Annotated[str, typer.Option(
