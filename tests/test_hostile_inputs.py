@@ -450,3 +450,26 @@ def test_check_output_dir_policy(tmp_path) -> None:
     assert check_output_dir(out, True, "--out", ["report.md"]) == [out / "report.md"]
     with pytest.raises(PathrlError, match="is a file"):
         check_output_dir(out / "unrelated.txt", True, "--out")
+
+
+def test_schema_draw_on_a_read_only_filesystem_is_one_line(tmp_path, monkeypatch) -> None:
+    import errno
+    import tempfile
+
+    def read_only(*_args, **_kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    result = runner.invoke(app, ["schema", "draw", "--out", str(tmp_path / "g.png")])
+    assert isinstance(result.exception, PathrlError)
+    assert str(result.exception) == f"cannot write {tmp_path / 'g.png'}: Read-only file system"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_keeps_the_mode_of_the_file_it_replaces(tmp_path) -> None:
+    target = tmp_path / "shared.json"
+    target.write_text("old")
+    target.chmod(0o640)
+    atomic_write_text(target, "new")
+    assert target.read_text() == "new" and target.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["shared.json"]  # no temp file left

@@ -58,6 +58,14 @@ def apply_umask(root: str | Path) -> None:
             entry.chmod(dirs if entry.is_dir() else files)
 
 
+def _nearest_existing(path: Path) -> Path:
+    """`path` or its closest ancestor that exists."""
+    path = Path(path).absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def _os_error(action: str, path: Path, exc: OSError) -> PathrlError:
     return PathrlError(f"cannot {action} {path}: {exc.strerror or exc}")
 
@@ -68,6 +76,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
     if path.is_dir():
         raise PathrlError(f"{path} is a directory; give a file path")
+    blocker = _nearest_existing(path.parent)
+    if not blocker.is_dir():
+        raise PathrlError(f"cannot write {path}: {blocker} is a file, not a directory")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         mode = path.stat().st_mode & 0o777 if path.is_file() else file_mode()
@@ -128,9 +139,7 @@ def check_output_file(path: str | Path, force: bool, what: str) -> Path:
 def check_writable(directory: str | Path, what: str) -> None:
     """`directory`, or the nearest ancestor that exists, is a writable directory."""
     directory = Path(directory).absolute()
-    probe = directory
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    probe = _nearest_existing(directory)
     if not probe.is_dir():
         raise PathrlError(f"cannot create {what} {directory}: {probe} is a file")
     if not os.access(probe, os.W_OK | os.X_OK):
