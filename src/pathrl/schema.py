@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from pathrl.errors import SchemaError
+from pathrl.io import atomic_write_text
 
 CARDINALITIES = ("many_to_one", "one_to_one", "one_to_many")
 FIELD_TYPES = ("str", "int", "float", "date", "datetime", "bool")
@@ -173,11 +174,12 @@ class Schema:
         }
 
     def save(self, path: str | Path) -> None:
+        """Write YAML (JSON for a .json path) atomically: a reader never sees half a file."""
         path = Path(path)
         text = (json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
                 if path.suffix == ".json"
                 else yaml.safe_dump(self.to_dict(), allow_unicode=True, sort_keys=False))
-        path.write_text(text, encoding="utf-8")
+        atomic_write_text(path, text)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> Schema:
