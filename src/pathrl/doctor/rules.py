@@ -1,8 +1,8 @@
-"""The rule catalog: the seeds' troubleshooting manual as data.
+"""The rule catalog: the troubleshooting manual of docs/method.md §9 as data.
 
 A :class:`Rule` is a pattern over canonical signals plus what a practitioner would say about it:
 diagnosis, probable causes (most likely first), fixes (parameter names and directions) and the
-seed section it comes from. :func:`build_rules` instantiates the catalog for a
+docs/method.md section it comes from. :func:`build_rules` instantiates the catalog for a
 :class:`~pathrl.doctor.config.DoctorConfig`; `docs/doctor.md` is generated from the same data
 (:func:`rules_markdown`), so the documentation cannot drift from the code.
 """
@@ -44,7 +44,7 @@ KL_ANY_UNIT = ("kl", "kl_sequence")
 # The task's real success measure, most trusted first.
 SUCCESS = ("success", "eval_exact_match", "exact_match")
 
-# The golden config (seed 000 §6.3), the standard cure for an unstable router PPO.
+# The golden config (method §6.1), the standard cure for an unstable router PPO.
 GOLDEN_CONFIG_FIXES = (
     "lower learning_rate 3e-4 -> 1e-6…5e-6 (PPO an order below SFT), with cosine decay",
     "lower vf_coef 0.5 -> 0.01…0.1 so the critic cannot drag the shared backbone",
@@ -145,7 +145,7 @@ def _update_size_rules(c: DoctorConfig) -> list[Rule]:
                 "tighten target_kl to 0.02…0.05",
                 "reduce n_epochs to 2…4",
             ),
-            source="seed 000 §9.1 (quick table, row 1) and §9 'watch approx_kl'; seed 000 §6.3",
+            source="docs/method.md §9.1 (quick table, row 1), §9.3 'watch approx_kl', §6.1",
             supersedes=("approx_kl_episode",),
         ),
         Rule(
@@ -166,7 +166,7 @@ def _update_size_rules(c: DoctorConfig) -> list[Rule]:
                 "set target_kl 0.02…0.05 so such updates stop early",
                 "if it recurs: lower learning_rate or clip_range",
             ),
-            source="seed 000 §9.1 row 1 (threshold 0.1); brief episodes: real SB3 PPO logs",
+            source="docs/method.md §9.1 row 1 (threshold 0.1); brief episodes: real SB3 PPO logs",
         ),
         Rule(
             id="clip_fraction_high",
@@ -184,7 +184,10 @@ def _update_size_rules(c: DoctorConfig) -> list[Rule]:
                 "tighten target_kl to 0.02…0.05",
                 "increase the batch size",
             ),
-            source="seed 001 §8.6 (monitor clip fraction); threshold: practitioner rule of thumb",
+            source=(
+                "docs/method.md §9.5 (monitor clip fraction); "
+                "threshold: practitioner rule of thumb"
+            ),
         ),
         Rule(
             id="policy_ratio_drift",
@@ -210,7 +213,7 @@ def _update_size_rules(c: DoctorConfig) -> list[Rule]:
                 "store old log-probs at rollout time; sample in eval mode with fixed temperature",
                 "lower learning_rate; reduce n_epochs",
             ),
-            source="seed 001 §8.1, §8.4; band: TRL PPO logging docs (val/ratio)",
+            source="docs/method.md §10.4; band: TRL PPO logging docs (val/ratio)",
         ),
         Rule(
             id="kl_early_stop_frequent",
@@ -229,7 +232,7 @@ def _update_size_rules(c: DoctorConfig) -> list[Rule]:
                 "reduce n_epochs to 2…4",
                 "only if updates are otherwise healthy: relax target_kl within 0.02…0.05",
             ),
-            source="seed 000 §6.3 (target_kl as a circuit breaker)",
+            source="docs/method.md §6.1 (target_kl as a circuit breaker)",
         ),
         Rule(
             id="policy_not_moving",
@@ -265,7 +268,7 @@ def _update_size_rules(c: DoctorConfig) -> list[Rule]:
                 "lower kl_coef / beta (adaptive control: multiplicative, smooth)",
                 "check the lr schedule and the set of trainable parameters",
             ),
-            source="seed 001 §9 ('training does not move: beta too high')",
+            source="docs/method.md §9.5 ('training does not move: beta too high')",
         ),
     ]
 
@@ -304,7 +307,7 @@ def _kl_rules(c: DoctorConfig) -> list[Rule]:
                 "raise kl_coef / beta (or use an adaptive KL controller)",
                 "lower learning_rate",
             ),
-            source="seed 002 GRPO log table (kl: 0.05–0.25 safe, > 0.4 may diverge)",
+            source="docs/method.md §9.6 GRPO log table (kl: 0.05–0.25 safe, > 0.4 may diverge)",
             supersedes=("kl_above_safe", "kl_spike"),
         ),
         Rule(
@@ -315,7 +318,7 @@ def _kl_rules(c: DoctorConfig) -> list[Rule]:
             diagnosis=f"KL to the reference policy is above the safe band (≤ {c.kl_safe_max:g}).",
             causes=("KL penalty beta too low", "learning_rate too high"),
             fixes=("raise kl_coef / beta", "lower learning_rate"),
-            source="seed 002 GRPO log table (kl 0.05–0.25 safe); seed 002 note 3 (kl < 0.3)",
+            source="docs/method.md §9.6 GRPO log table (kl 0.05–0.25 safe) and notes (kl < 0.3)",
         ),
         Rule(
             id="kl_rising",
@@ -324,11 +327,11 @@ def _kl_rules(c: DoctorConfig) -> list[Rule]:
             pattern=kl_rising,
             diagnosis=(
                 "KL to the reference keeps rising: the policy drifts further from the reference "
-                "every update (seed 000's collapse went 0.02 -> 0.15 -> 0.35)."
+                "every update (method §5.3's collapse went 0.02 -> 0.15 -> 0.35)."
             ),
             causes=("KL penalty beta too low", "learning_rate too high"),
             fixes=("raise kl_coef / beta", "lower learning_rate", "tighten target_kl"),
-            source="seed 001 §9 ('KL keeps rising'); seed 000 §6.1",
+            source="docs/method.md §9.5 ('KL keeps rising'), §5.3",
         ),
         Rule(
             id="kl_spike",
@@ -341,7 +344,7 @@ def _kl_rules(c: DoctorConfig) -> list[Rule]:
             ),
             causes=("learning_rate too high", "KL penalty beta too low", "outlier batches"),
             fixes=("lower learning_rate", "raise kl_coef / beta", "enable gradient clipping"),
-            source="seed 002 note 3 ('if KL jumps, lower the learning rate / beta')",
+            source="docs/method.md §9.6 notes ('if KL jumps, lower the learning rate / beta')",
         ),
         Rule(
             id="reward_up_kl_exploding",
@@ -364,7 +367,7 @@ def _kl_rules(c: DoctorConfig) -> list[Rule]:
                 "use adaptive KL control towards a target KL",
                 "lower learning_rate",
             ),
-            source="seed 000 §9.2 (detailed table, 'reward up + KL explodes')",
+            source="docs/method.md §9.2 (detailed table, 'reward up + KL explodes')",
             supersedes=("kl_rising", "kl_above_safe"),
         ),
         Rule(
@@ -397,7 +400,7 @@ def _kl_rules(c: DoctorConfig) -> list[Rule]:
                 "learning_rate too low",
             ),
             fixes=("lower kl_coef / beta", "check learning_rate (and its schedule)"),
-            source="seed 000 §9.2 ('KL very low + reward flat'); seed 001 §9",
+            source="docs/method.md §9.2 ('KL very low + reward flat'), §9.5",
             supersedes=("reward_flat", "policy_not_moving"),
         ),
     ]
@@ -443,7 +446,7 @@ def _no_learning_signal(c: DoctorConfig) -> Rule:
             "check the trainable parameter count and that the loss has a grad_fn",
             "pick prompts the policy solves sometimes (curriculum), add partial credit",
         ),
-        source="seed 002 GRPO log table (frac_reward_zero_std, grad_norm); real TRL GRPO logs",
+        source="docs/method.md §9.6 (frac_reward_zero_std, grad_norm); real TRL GRPO logs",
         supersedes=(
             "reward_flat",
             "kl_low_reward_flat",
@@ -483,7 +486,7 @@ def _reward_rules(c: DoctorConfig) -> list[Rule]:
                 "decay the learning rate (cosine / linear); lower it",
                 "tighten target_kl / clip_range; check entropy around the peak",
             ),
-            source="seed 000 §9.1 ('worse with time') applied to the reward; real SB3 runs",
+            source="docs/method.md §9.1 ('worse with time') applied to the reward; real SB3 runs",
         ),
         Rule(
             id="reward_up_success_flat",
@@ -515,7 +518,7 @@ def _reward_rules(c: DoctorConfig) -> list[Rule]:
                 "make shaping potential-based (it cannot add reward without progress)",
                 "early stop / select checkpoints on the success measure, not the reward",
             ),
-            source="seed 000 §7 (reward hacking), §9.2 ('reward up but quality not')",
+            source="docs/method.md §7 (reward hacking), §9.2 ('reward up but quality not')",
         ),
         Rule(
             id="reward_flat",
@@ -541,7 +544,7 @@ def _reward_rules(c: DoctorConfig) -> list[Rule]:
                 "change the base model or improve SFT",
                 "check learning_rate and kl_coef",
             ),
-            source="seed 000 §9.1 (quick table, 'reward flat'), Q2",
+            source="docs/method.md §9.1 (quick table, 'reward flat'), §9.4",
         ),
         Rule(
             id="reward_std_high",
@@ -557,7 +560,7 @@ def _reward_rules(c: DoctorConfig) -> list[Rule]:
                 "normalise and clip the reward (e.g. to [-2, 2])",
                 "increase num_generations / the batch",
             ),
-            source="seed 002 GRPO log table (reward_std 0.3–0.8 normal, > 1 large swings)",
+            source="docs/method.md §9.6 (reward_std 0.3–0.8 normal, > 1 large swings)",
             flavors=frozenset({"trl_grpo"}),
         ),
         Rule(
@@ -582,7 +585,7 @@ def _reward_rules(c: DoctorConfig) -> list[Rule]:
                 "increase num_generations or the sampling temperature",
                 "SFT first, or a curriculum of easier prompts",
             ),
-            source="seed 002 GRPO log table (frac_reward_zero_std < 0.3 = dense gradient)",
+            source="docs/method.md §9.6 (frac_reward_zero_std < 0.3 = dense gradient)",
         ),
     ]
 
@@ -630,7 +633,7 @@ def _quality_rules(c: DoctorConfig) -> list[Rule]:
             diagnosis=(
                 "Policy collapse: accuracy falls far below its peak while the policy races away "
                 "(KL up / approx_kl above threshold), often with the value loss oscillating — "
-                "seed 000's signature: accuracy 97% -> 15% -> 8%, KL 0.02 -> 0.15 -> 0.35."
+                "method §5.3's signature: accuracy 97% -> 15% -> 8%, KL 0.02 -> 0.15 -> 0.35."
             ),
             causes=(
                 "critic gradients through the shared backbone destroy the actor's features "
@@ -643,7 +646,7 @@ def _quality_rules(c: DoctorConfig) -> list[Rule]:
                 *GOLDEN_CONFIG_FIXES,
                 "initialise the critic from the SFT model",
             ),
-            source="seed 000 §6.1–§6.3",
+            source="docs/method.md §5.3–§5.4, §6.1",
             supersedes=("degrading_over_time", "late_quality_drop"),
         ),
         Rule(
@@ -664,7 +667,7 @@ def _quality_rules(c: DoctorConfig) -> list[Rule]:
                 "reduce n_epochs to 2…4",
                 "lower learning_rate with cosine decay; freeze more backbone layers",
             ),
-            source="seed 000 §9.1 (quick table, 'worse with time')",
+            source="docs/method.md §9.1 (quick table, 'worse with time')",
         ),
         Rule(
             id="late_quality_drop",
@@ -690,7 +693,7 @@ def _quality_rules(c: DoctorConfig) -> list[Rule]:
                 "early stop at the quality peak",
                 "check that KL stays in 0.05…0.25; raise kl_coef / tighten target_kl",
             ),
-            source="seed 000 §9.2 ('quality drops late')",
+            source="docs/method.md §9.2 ('quality drops late')",
             supersedes=("degrading_over_time",),
         ),
         Rule(
@@ -713,7 +716,7 @@ def _quality_rules(c: DoctorConfig) -> list[Rule]:
                 "split the reward into several dimensions, annotate and weight them separately",
                 "early stop at the best evaluation; raise the KL penalty",
             ),
-            source="seed 000 §9.2 ('reward up but human eval bad'); seed 001 §9",
+            source="docs/method.md §9.2 ('reward up but human eval bad'), §9.5",
         ),
         Rule(
             id="test_deploy_gap",
@@ -729,7 +732,7 @@ def _quality_rules(c: DoctorConfig) -> list[Rule]:
                 "add domain and style data from real requests (fuzzy phrasings, long tail)",
                 "evaluate on a set sampled from deployment traffic",
             ),
-            source="seed 000 §9.2 ('test good but deployment bad')",
+            source="docs/method.md §9.2 ('test good but deployment bad')",
         ),
     ]
 
@@ -759,7 +762,7 @@ def _router_rules(c: DoctorConfig) -> list[Rule]:
                 "enable conditional granting: no Via reward when the Anchor is wrong",
                 "check reward/via and exact_match per hop count",
             ),
-            source="seed 000 §9.1 ('Via all null'), §7",
+            source="docs/method.md §9.1 ('Via all null'), §7.4",
             supersedes=("via_null_above_label",),
         ),
         Rule(
@@ -776,7 +779,7 @@ def _router_rules(c: DoctorConfig) -> list[Rule]:
                 "enable dynamic weighting (non-null Via ×10) and conditional granting",
                 "check reward/via and multi-hop exact match",
             ),
-            source="seed 000 §7 (anti-hacking), §9.1",
+            source="docs/method.md §7.4 (anti-hacking), §9.1",
         ),
         Rule(
             id="reward_up_exact_match_down",
@@ -799,7 +802,7 @@ def _router_rules(c: DoctorConfig) -> list[Rule]:
                 "enable dynamic weighting and conditional granting",
                 "early stop at the best exact match",
             ),
-            source="seed 001 §9 ('reward explodes, quality drops'); seed 000 §7",
+            source="docs/method.md §9.5 ('reward explodes, quality drops'), §7",
         ),
         Rule(
             id="low_start_accuracy",
@@ -815,7 +818,7 @@ def _router_rules(c: DoctorConfig) -> list[Rule]:
                 "load the SFT checkpoint (heads identical between SFT and PPO)",
                 "train SFT to ~80%+ exact match first",
             ),
-            source="seed 000 §9.1 ('reward flat: SFT not loaded'), Q2; SPEC §4",
+            source="docs/method.md §9.1 ('reward flat: SFT not loaded'), §9.4, §5.1",
             flavors=frozenset({"router_ppo"}),
         ),
     ]
@@ -847,7 +850,7 @@ def _critic_rules(c: DoctorConfig) -> list[Rule]:
                 "enable value clipping; lower critic_lr",
                 "initialise the critic from the SFT model; normalise reward / advantages",
             ),
-            source="seed 000 §9.1 ('value loss oscillates'), §6.1; seed 001 §9",
+            source="docs/method.md §9.1 ('value loss oscillates'), §5.3, §9.5",
         ),
         Rule(
             id="value_loss_reward_variance",
@@ -869,7 +872,7 @@ def _critic_rules(c: DoctorConfig) -> list[Rule]:
                 "clip the reward (e.g. to [-2, 2])",
                 "lower vf_coef",
             ),
-            source="seed 000 §9.2 ('critic value loss fluctuates: reward variance')",
+            source="docs/method.md §9.2 ('critic value loss fluctuates: reward variance')",
             supersedes=("value_loss_oscillation",),
         ),
         Rule(
@@ -886,8 +889,8 @@ def _critic_rules(c: DoctorConfig) -> list[Rule]:
                 "normalise and clip the reward",
                 "lower learning_rate",
             ),
-            source="seed 000 §9.2 ('training unstable, loss swings')",
-            # GRPO's loss (beta·KL − reward) is expected to wobble (seed 002); DPO has its own.
+            source="docs/method.md §9.2 ('training unstable, loss swings')",
+            # GRPO's loss (beta·KL − reward) is expected to wobble (method §9.6); DPO has its own.
             # SB3 / TRL PPO / verl log a signed sum of policy, value and entropy terms near
             # zero: no level to swing against (and non-negative only guards the rest).
             exclude_flavors=frozenset({"trl_grpo", "trl_dpo", "sb3", "trl_ppo", "verl"}),
@@ -911,9 +914,10 @@ def _critic_rules(c: DoctorConfig) -> list[Rule]:
             causes=("critic randomly initialised", "critic learning rate too low or too high"),
             fixes=(
                 "initialise the critic from the SFT model",
-                "tune critic_lr (seed: above actor lr, e.g. 5e-6 vs 1e-6); normalise rewards",
+                "tune critic_lr (method §6.2: above the actor's, e.g. 5e-6 vs 1e-6); "
+                "normalise rewards",
             ),
-            source="seed 000 §5.3 (critic from SFT), §6.3 (critic lr); threshold: EV < 0",
+            source="docs/method.md §4.2 (critic from SFT), §6.2 (critic lr); threshold: EV < 0",
         ),
     ]
 
@@ -934,7 +938,7 @@ def _entropy_and_gradient_rules(c: DoctorConfig) -> list[Rule]:
                 "increase ent_coef (entropy bonus)",
                 "add / raise the KL penalty towards the reference",
             ),
-            source="seed 000 §9.2 ('entropy drops fast'); seed 001 §8.6, §9",
+            source="docs/method.md §9.2 ('entropy drops fast'), §9.5",
         ),
         Rule(
             id="early_degenerate_output",
@@ -963,7 +967,7 @@ def _entropy_and_gradient_rules(c: DoctorConfig) -> list[Rule]:
             ),
             causes=("learning_rate too high: parameters updated too violently", "no warmup"),
             fixes=("lower learning_rate to 1e-6…1e-5", "add warmup (e.g. warmup_ratio 0.05)"),
-            source="seed 000 §9.2 ('repetitive / meaningless output early')",
+            source="docs/method.md §9.2 ('repetitive / meaningless output early')",
             supersedes=("entropy_collapse",),
         ),
         Rule(
@@ -986,7 +990,7 @@ def _entropy_and_gradient_rules(c: DoctorConfig) -> list[Rule]:
                 "lower learning_rate",
                 "enable gradient clipping (max_grad_norm 0.5…1.0)",
             ),
-            source="seed 000 §9.2 ('gradient norm explodes'); seed 002 (grad_norm > 5)",
+            source="docs/method.md §9.2 ('gradient norm explodes'), §9.6 (grad_norm > 5)",
             supersedes=("grad_norm_high",),
         ),
         Rule(
@@ -1000,7 +1004,7 @@ def _entropy_and_gradient_rules(c: DoctorConfig) -> list[Rule]:
             ),
             causes=("no gradient clipping", "learning_rate too high"),
             fixes=("enable gradient clipping (max_grad_norm 1.0)", "lower learning_rate"),
-            source="seed 002 GRPO log table (grad_norm ≤ 1 stable, > 5 needs clipping)",
+            source="docs/method.md §9.6 GRPO log table (grad_norm ≤ 1 stable, > 5 needs clipping)",
             # HF Trainer (and every TRL trainer on it) logs the norm *before* clipping to
             # max_grad_norm (default 1.0): a high level there is already clipped. Explosions
             # (grad_norm_explosion) still count.
@@ -1025,7 +1029,7 @@ def _generation_rules(c: DoctorConfig) -> list[Rule]:
                 "increase max_completion_length",
                 "add a length penalty / format reward if lengths keep growing",
             ),
-            source="seed 002 GRPO log table (clipped_ratio < 0.2 best, > 0.4 lengthen)",
+            source="docs/method.md §9.6 GRPO log table (clipped_ratio < 0.2 best, > 0.4 lengthen)",
         ),
         Rule(
             id="completions_too_short",
@@ -1040,7 +1044,7 @@ def _generation_rules(c: DoctorConfig) -> list[Rule]:
             ),
             causes=("reward favours short answers", "SFT data with short answers"),
             fixes=("reward the reasoning format", "check the reward for length bias"),
-            source="seed 002 GRPO log table (completions/mean_length 80–110 normal, < 50)",
+            source="docs/method.md §9.6 (completions/mean_length 80–110 normal, < 50)",
             flavors=frozenset({"trl_grpo"}),
         ),
         Rule(
@@ -1069,7 +1073,7 @@ def _generation_rules(c: DoctorConfig) -> list[Rule]:
                 "add a length penalty / reward in the RL stage",
                 "check the reward model on length-matched pairs",
             ),
-            source="seed 000 §9.2 ('abnormal response length: RM length bias')",
+            source="docs/method.md §9.2 ('abnormal response length: RM length bias')",
         ),
     ]
 
@@ -1089,7 +1093,7 @@ def _dpo_rules(c: DoctorConfig) -> list[Rule]:
             ),
             causes=("beta too high",),
             fixes=("lower beta (within 0.1…0.5, towards 0.1)",),
-            source="seed 000 §9.2 ('DPO chosen/rejected margin grows slowly'); seed 003",
+            source="docs/method.md §9.2 ('DPO chosen/rejected margin grows slowly'), §10.7",
             flavors=frozenset({"trl_dpo"}),
             exclude_flavors=frozenset({"trl_orpo"}),
         ),
@@ -1105,7 +1109,7 @@ def _dpo_rules(c: DoctorConfig) -> list[Rule]:
             ),
             causes=("beta too low", "learning_rate too high"),
             fixes=("raise beta", "lower learning_rate", "compare with SFT on the fixed eval set"),
-            source="seed 000 §9.2 ('DPO loss drops fast but worse than SFT')",
+            source="docs/method.md §9.2 ('DPO loss drops fast but worse than SFT')",
             flavors=frozenset({"trl_dpo"}),
             # ORPO's loss adds the SFT NLL: it does not start at ln 2.
             exclude_flavors=frozenset({"trl_orpo"}),
@@ -1129,7 +1133,7 @@ def _sft_rules(c: DoctorConfig) -> list[Rule]:
                 "train SFT longer or on more (augmented) data",
                 "build a cold-start set by rejection-sampling an RL policy",
             ),
-            source="seed 000 §5 / SPEC §4 ('bring accuracy to ~80%+ with SFT, then PPO')",
+            source="docs/method.md §5.1 ('bring accuracy to ~80%+ with SFT, then PPO')",
             flavors=frozenset({"router_sft"}),
         ),
         Rule(
@@ -1148,7 +1152,7 @@ def _sft_rules(c: DoctorConfig) -> list[Rule]:
             ),
             causes=("too many epochs on a small dataset",),
             fixes=("early stop at the best validation epoch", "augment the data; fewer epochs"),
-            source="seed 000 §5 (SFT cold start), §9.1 ('early stop')",
+            source="docs/method.md §5.1 (SFT cold start), §9.1 ('early stop')",
             flavors=frozenset({"router_sft"}),
         ),
     ]
@@ -1201,7 +1205,7 @@ def _non_finite_rule() -> Rule:
             "enable gradient clipping; lower learning_rate",
             "add an epsilon to normalisations; use bf16 or loss scaling",
         ),
-        source="seed 000 §9 ('stop the bleeding first'); §9.2 gradient explosion",
+        source="docs/method.md §9 ('stop the bleeding first'); §9.2 gradient explosion",
     )
 
 
