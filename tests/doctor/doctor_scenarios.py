@@ -37,7 +37,7 @@ def _jitter(base: float, scale: float, seed: int = 7) -> Callable[[int, float], 
 
 
 def _collapsing_accuracy(step: int, old: float) -> float:
-    """Seed 000 §6.1: accuracy 97% -> 15% -> 8% once the collapse starts."""
+    """Method §5.3: accuracy 97% -> 15% -> 8% once the collapse starts."""
     return old if step < ONSET else max(0.9 - 0.06 * (step - ONSET), 0.08)
 
 

@@ -47,7 +47,7 @@ def healthy_router_ppo(n: int = N, seed: int = 0) -> list[dict[str, float]]:
 
 
 def healthy_grpo(n: int = N, seed: int = 1) -> list[dict[str, float]]:
-    """A TRL GRPO run with every value inside seed 002's 'good' bands."""
+    """A TRL GRPO run with every value inside the 'good' bands of method §9.6."""
     rng = np.random.default_rng(seed)
     t = np.linspace(0.0, 1.0, n)
     columns = {

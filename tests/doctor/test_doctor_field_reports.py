@@ -80,7 +80,7 @@ def test_healthy_sb3_ppo_has_no_loss_value_or_critical_approx_kl_finding() -> No
 
 def test_real_value_loss_oscillation_is_still_flagged() -> None:
     records = _sb3_ppo_healthy()
-    for record in records:  # seed 000's collapse: 0.1 <-> 3.0 from update to update
+    for record in records:  # method §5.3's collapse: 0.1 <-> 3.0 from update to update
         if record["step"] > 300:
             record["train/value_loss"] = 3.0 if record["step"] % 2 else 0.1
     assert "value_loss_oscillation" in _rules(run_doctor(records))

@@ -74,7 +74,7 @@ def test_single_grpo_spikes_are_not_alarms() -> None:
 
 
 def test_collapse_names_the_seed_signature() -> None:
-    """Seed 000 §6.1: accuracy falls, KL rises, approx_kl above threshold, value loss swings."""
+    """Method §5.3: accuracy falls, KL rises, approx_kl above threshold, value loss swings."""
     findings = diagnose(SCENARIOS["policy_collapse"]())
     rules = [f.rule for f in findings]
     assert rules[0] == "policy_collapse"  # worst first: the collapse heads the report

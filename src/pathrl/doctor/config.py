@@ -1,10 +1,11 @@
-"""Thresholds of the doctor's rules, with the seed section each default comes from.
+"""Thresholds of the doctor's rules, with the docs/method.md section each default comes from.
 
-Seeds (the troubleshooting manual, SPEC §7): seed 000 §6.1 (collapse signature), §6.3 (golden
-config), §7 (router reward), §9.1 (quick table), §9.2 (detailed table), Q2; seed 001 §8.6 / §9
-(five failure modes); seed 002 (GRPO log table). Where a seed names a symptom but no number, the
-default is a conservative practitioner's choice and says so. Thresholds added after running the
-doctor on real public logs (docs/doctor.md, "Lessons from real logs") say which log showed why.
+Sections (the troubleshooting manual, method §9): §5.3 (collapse signature), §6.1 (golden
+config), §7 (router reward), §9.1 (quick table), §9.2 (detailed table), §9.4 (flat reward at the
+start), §9.5 (RLHF's five failure modes), §9.6 (GRPO log table). Where the method names a symptom
+but no number, the default is a conservative practitioner's choice and says so. Thresholds added
+after running the doctor on real public logs (docs/doctor.md, "Lessons from real logs") say which
+log showed why.
 """
 
 from __future__ import annotations
@@ -29,38 +30,38 @@ class DoctorConfig:
     #: Minimum points before "flat over the run" judgements are made.
     min_points_flat: int = 20
 
-    # --- update size (seed 000 §9.1: "approx_kl > 0.1 -> stop and look") ----------------------
-    #: approx_kl above this is a too-large policy update (seed 000 §9.1, §9 "watch approx_kl").
+    # --- update size (method §9.1, §9.3: "approx_kl > 0.1 -> stop and look") -------------------
+    #: approx_kl above this is a too-large policy update (method §9.1, §9.3 "watch approx_kl").
     approx_kl_max: float = 0.1
     #: ... and it is critical only when above it in at least this share of a `window`: real
     #: runs (SB3 PPO, 1,953 updates) cross 0.1 for a handful of updates and recover; that blip
-    #: is a warning (`approx_kl_episode`), a sustained excess is the seed's "stop and look".
+    #: is a warning (`approx_kl_episode`), a sustained excess is method §9.3's "stop and look".
     approx_kl_sustained_fraction: float = 0.5
     #: ... of this many consecutive updates (live: flagged at the 5th of 5 consecutive).
     approx_kl_sustained_window: int = 10
-    #: approx_kl below this with a flat reward: the policy is not moving (seed 001 §9).
+    #: approx_kl below this with a flat reward: the policy is not moving (method §9.5).
     approx_kl_stalled: float = 1e-5
     #: clip_fraction above this: most samples hit the clip (rule of thumb for clip_range 0.1–0.2).
     clip_fraction_max: float = 0.3
     #: Mean policy ratio outside [1/x, x]: consecutive policies too far apart (TRL PPO docs).
     policy_ratio_band: float = 2.0
-    #: target_kl circuit breaker firing in more than this share of updates (seed 000 §6.3).
+    #: target_kl circuit breaker firing in more than this share of updates (method §6.1).
     kl_early_stop_fraction: float = 0.5
 
-    # --- KL to the reference (seed 002 GRPO table: 0.05–0.25 safe, > 0.4 divergent) -----------
+    # --- KL to the reference (method §9.6: 0.05–0.25 safe, > 0.4 divergent) ------------------
     kl_safe_max: float = 0.25
     kl_divergent: float = 0.4
-    #: KL below this is "very low" (seed 000 §9.2 names no number; a fifth of seed 002's 0.05).
+    #: KL below this is "very low" (method §9.2 names no number; a fifth of §9.6's 0.05).
     kl_low_max: float = 0.01
-    #: Relative KL rise that counts as "keeps rising" (seed 000 §6.1: 0.02 -> 0.15 -> 0.35).
+    #: Relative KL rise that counts as "keeps rising" (method §5.3: 0.02 -> 0.15 -> 0.35).
     kl_rise_rel: float = 1.0
     #: ... and the absolute rise it must also reach.
     kl_rise_abs: float = 0.05
-    #: A KL point this many times its trailing median is a jump (seed 002: "if KL jumps").
+    #: A KL point this many times its trailing median is a jump (method §9.6: "if KL jumps").
     kl_spike_factor: float = 3.0
 
     # --- reward ---------------------------------------------------------------------------
-    #: Relative reward gain under which the reward counts as flat (seed 000 §9.1 "reward flat").
+    #: Relative reward gain under which the reward counts as flat (method §9.1 "reward flat").
     reward_flat_rel_gain: float = 0.05
     #: Share of the run whose first points are the "start level" of a flat-reward check: a run
     #: that learned in its first 5% (1.9 -> 13.6) and then held its level is not flat.
@@ -78,66 +79,66 @@ class DoctorConfig:
     #: Share of the points that must show no learning signal at all (every group zero-std, zero
     #: gradient) for the run to be declared dead rather than sparse.
     no_signal_fraction: float = 0.95
-    #: reward_std above this: rewards fluctuate a lot (seed 002: 0.3–0.8 normal, > 1 large).
+    #: reward_std above this: rewards fluctuate a lot (method §9.6: 0.3–0.8 normal, > 1 large).
     reward_std_max: float = 1.0
-    #: frac_reward_zero_std above this: sparse gradient (seed 002: < 0.3 means dense).
+    #: frac_reward_zero_std above this: sparse gradient (method §9.6: < 0.3 means dense).
     frac_reward_zero_std_max: float = 0.3
 
     # --- quality (exact match / accuracy) ---------------------------------------------------
-    #: Quality this far below its peak: "worse the longer it trains" (seed 000 §9.1).
+    #: Quality this far below its peak: "worse the longer it trains" (method §9.1).
     quality_drop_rel: float = 0.2
     #: Quality this far below its peak together with a KL blow-up: policy collapse
-    #: (seed 000 §6.1: accuracy 97% -> 15% -> 8%).
+    #: (method §5.3: accuracy 97% -> 15% -> 8%).
     collapse_drop_rel: float = 0.5
     #: Relative fall of exact match / eval that counts as "falling" in divergences.
     quality_fall_rel: float = 0.1
-    #: RL should start from a high point (seed 000 Q2: "Acc ~80%/90%"); below this it did not.
+    #: RL should start from a high point (method §9.4: "Acc ~80%/90%"); below this it did not.
     low_start_accuracy: float = 0.5
-    #: A flat reward is harmless when the run started at or above this accuracy (seed 000 Q2).
+    #: A flat reward is harmless when the run started at or above this accuracy (method §9.4).
     high_start_accuracy: float = 0.8
-    #: SFT should reach this before PPO (seed 000 §5: "bring accuracy to ~80%+ with SFT").
+    #: SFT should reach this before PPO (method §5.1: "bring accuracy to ~80%+ with SFT").
     sft_target_accuracy: float = 0.8
-    #: test − deployment quality gap that counts as "test good, deployment bad" (seed 000 §9.2).
+    #: test − deployment quality gap that counts as "test good, deployment bad" (method §9.2).
     deploy_gap: float = 0.1
 
-    # --- router reward hacking (seed 000 §7, §9.1 "Via all null") -----------------------------
+    # --- router reward hacking (method §7.4, §9.1 "Via all null") -----------------------------
     #: Predicted Via-null rate minus label rate above this: the router over-predicts null.
     via_null_gap: float = 0.15
     #: Predicted Via-null rate at or above this while labels are not: "Via all null".
     via_all_null: float = 0.95
 
-    # --- critic (seed 000 §9.1 "value loss oscillating", seed 001 §9) --------------------------
+    # --- critic (method §9.1 "value loss oscillating", §9.5) ----------------------------------
     #: A value-loss jump larger than this multiple of its median level is a swing.
     value_swing_ratio: float = 1.0
     #: ... and it must also multiply or divide the value loss by this factor: healthy SB3 PPO
     #: value losses wobble 0.02 <-> 0.13 (about their whole level, up to ~6×) from batch to
-    #: batch; the seed's oscillation is 0.1 <-> 2–3 (20–30×).
+    #: batch; method §5.3's oscillation is 0.1 <-> 2–3 (20–30×).
     value_swing_fold: float = 8.0
     #: Alternating swings within `window` that make an oscillation (a single spike makes 2).
     min_swings: int = 5
     #: Explained variance below this in the second half of the run: the critic does not learn.
     explained_variance_min: float = 0.0
 
-    # --- entropy (seed 000 §9.2 "entropy falls fast"; seed 001 §9 "output homogeneous") --------
+    # --- entropy (method §9.2 "entropy falls fast"; §9.5 "output homogeneous") -----------------
     #: Relative entropy drop within `window` points that counts as a collapse.
     entropy_drop_rel: float = 0.6
 
-    # --- gradients (seed 002: grad_norm <= 1 stable, > 5 needs clipping) ----------------------
+    # --- gradients (method §9.6: grad_norm <= 1 stable, > 5 needs clipping) -------------------
     grad_norm_max: float = 5.0
-    #: A grad_norm this many times its trailing median is an explosion (seed 000 §9.2).
+    #: A grad_norm this many times its trailing median is an explosion (method §9.2).
     grad_norm_spike_factor: float = 10.0
 
-    # --- generation (seed 002 GRPO table; seed 000 §9.2 "abnormal length") ---------------------
-    #: completions/clipped_ratio above this: max_completion_length too short (seed 002: > 0.4).
+    # --- generation (method §9.6 GRPO table; §9.2 "abnormal length") ---------------------------
+    #: completions/clipped_ratio above this: max_completion_length too short (method §9.6: > 0.4).
     clipped_ratio_max: float = 0.4
-    #: Mean completion length below this many tokens: too short to reason (seed 002: < 50).
+    #: Mean completion length below this many tokens: too short to reason (method §9.6: < 50).
     completion_min_length: float = 50.0
-    #: Relative length change over the run that counts as drift (seed 000 §9.2 length bias).
+    #: Relative length change over the run that counts as drift (method §9.2 length bias).
     length_drift_rel: float = 1.0
-    #: Share of repetitive completions that counts as degenerate output (seed 000 §9.2).
+    #: Share of repetitive completions that counts as degenerate output (method §9.2).
     repetition_max: float = 0.3
 
-    # --- DPO (seed 000 §9.2, last two rows) ----------------------------------------------------
+    # --- DPO (method §9.2, last two rows) ------------------------------------------------------
     #: rewards/margins gaining less than this over the run: margin grows slowly (beta too high).
     dpo_margin_min_gain: float = 0.5
     #: DPO loss (starts at ln 2 = 0.693) below this early in the run: it drops too fast.

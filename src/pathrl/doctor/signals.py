@@ -96,11 +96,11 @@ SIGNAL_ALIASES: dict[str, tuple[Alias, ...]] = {
         "eval_accuracy",
         "test/accuracy",
     ),
-    # Human / judge evaluation (seed 000 §9.2: "reward up but human eval down").
+    # Human / judge evaluation (method §9.2: "reward up but human eval down").
     "eval_score": _aliases(
         "human_eval", "eval/human_score", "human_score", "eval/win_rate", "win_rate", "eval/score"
     ),
-    # Quality measured in deployment (seed 000 §9.2: "test good but deployment bad").
+    # Quality measured in deployment (method §9.2: "test good but deployment bad").
     "deploy_score": _aliases(
         "deploy_score", "deploy/accuracy", "online/accuracy", "prod/accuracy", "online_accuracy"
     ),
@@ -212,7 +212,7 @@ STEP_KEYS: tuple[str, ...] = (
 )
 
 # Which trainer wrote a log, guessed from names only that trainer writes. Some rules only make
-# sense for one family (GRPO's loss is *meant* to wobble, seed 002).
+# sense for one family (GRPO's loss is *meant* to wobble, method §9.6).
 FLAVOR_MARKERS: dict[str, tuple[str, ...]] = {
     "router_ppo": ("via_null_rate_pred", "kl_to_ref", "reward/exact", "greedy_exact_match"),
     "router_sft": ("val_exact_match", "val_via_accuracy"),
