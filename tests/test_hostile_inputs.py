@@ -340,17 +340,27 @@ def test_enumeration_cap_is_a_rule_and_stays_out_of_the_fingerprint(tmp_path) ->
 
 
 def test_doctor_force_replaces_only_its_own_files(tmp_path) -> None:
-    run, out = _run_dir(tmp_path), tmp_path / "out"
-    out.mkdir()
+    bad, healthy, out = tmp_path / "bad", _run_dir(tmp_path), tmp_path / "out"
+    bad.mkdir()
+    (bad / "metrics.jsonl").write_text("".join(
+        json.dumps({"step": i, "reward_mean": 0.1 * i, "approx_kl": 0.8}) + "\n"
+        for i in range(30)))
+    (out / "plots").mkdir(parents=True)
     (out / "my_notes.txt").write_text("keep me")
-    first = runner.invoke(app, ["doctor", str(run), "--out", str(out), "--no-plots"])
-    assert first.exit_code == 0, first.output
-    assert (out / "findings.json").is_file()
-    again = runner.invoke(app, ["doctor", str(run), "--out", str(out), "--no-plots"])
+    (out / "plots" / "my_figure.png").write_text("keep me too")
+    first = runner.invoke(app, ["doctor", str(bad), "--out", str(out)])
+    assert first.exit_code == 1, first.output  # a critical finding, with its plot
+    assert list((out / "plots").glob("01_*.png"))
+    again = runner.invoke(app, ["doctor", str(healthy), "--out", str(out)])
     assert isinstance(again.exception, PathrlError)
-    forced = runner.invoke(app, ["doctor", str(run), "--out", str(out), "--no-plots", "--force"])
+    assert "already holds a previous run" in str(again.exception)
+    forced = runner.invoke(app, ["doctor", str(healthy), "--out", str(out), "--force"])
+    assert json.loads((out / "findings.json").read_text()) == json.loads(
+        runner.invoke(app, ["doctor", str(healthy), "--json"]).stdout)
     assert forced.exit_code == 0, forced.output
+    assert not list((out / "plots").glob("01_*.png"))  # the earlier report's plot is gone
     assert (out / "my_notes.txt").read_text() == "keep me"
+    assert (out / "plots" / "my_figure.png").read_text() == "keep me too"
 
 
 def test_doctor_notes_steps_that_restart(tmp_path) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import typer
 
-#: What `--out` holds after a run: only these are replaced (with --force).
-REPORT_FILES = ("report.md", "findings.json", "plots")
+#: The files that mark `--out` as holding an earlier report (plots/ comes with them).
+REPORT_FILES = ("report.md", "findings.json")
 
 app = typer.Typer(
     help="Diagnose an RL training run from its logs (worst finding first).",
@@ -86,6 +86,7 @@ def doctor(
         print_report(report, console)
     if out is not None or markdown is not None:
         try:
+            _remove_earlier_plots(out, markdown)
             written = write_outputs(report, out, markdown, plots=plots)
         except OSError as exc:
             raise PathrlError(f"cannot write the report: {exc.strerror or exc}"
@@ -95,3 +96,14 @@ def doctor(
                 console.print(f"[dim]wrote {kind}: {target}[/]")
     if report.has_critical:
         raise typer.Exit(code=1)
+
+
+def _remove_earlier_plots(out: Path | None, markdown: Path | None) -> None:
+    """An earlier report's numbered plots (NN_rule.png), which the new report may not
+    overwrite one for one; anything else in those folders is left alone."""
+    folders = [out / "plots"] if out is not None else []
+    if markdown is not None:
+        folders.append(markdown.parent / f"{markdown.stem}_plots")
+    for folder in folders:
+        for png in folder.glob("[0-9][0-9]_*.png"):
+            png.unlink()
