@@ -159,6 +159,8 @@ MISTAKES: dict[str, tuple[Setup, str]] = {
     "binary schema file": (
         lambda t: ["schema", "show", "--json", "--schema", str(_binary_file(t, "s.yaml"))],
         "not a text file"),
+    "--schema a directory": (
+        lambda t: ["schema", "show", "--schema", str(t)], "is a directory"),
     "YAML alias bomb in a description": (
         lambda t: ["schema", "show", "--json", "--schema", str(_yaml(t, ALIAS_BOMB))],
         "anchors and aliases"),

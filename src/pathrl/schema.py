@@ -214,6 +214,8 @@ class Schema:
     def load(cls, path: str | Path) -> Schema:
         """Load a schema from a .yaml/.yml/.json file."""
         path = Path(path)
+        if path.is_dir():
+            raise SchemaError(f"{path} is a directory; --schema takes a .yaml/.json file")
         if not path.is_file():
             raise SchemaError(f"schema file not found: {path}")
         try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
 
+from pathrl.io import atomic_write_bytes
 from pathrl.warmup.envs import SOLVED_RETURN
 
 #: Episodes in the moving average of a learning curve.
@@ -51,10 +53,10 @@ def plot_learning_curves(runs: dict[str, Path], out_png: Path, window: int = CUR
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
     plt.close(fig)
-    return out_png
+    return atomic_write_bytes(out_png, buffer.getvalue())  # a crash never leaves half a PNG
 
 
 def _fmt(value: Any, spec: str = ".1f") -> str:
