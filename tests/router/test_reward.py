@@ -1,4 +1,4 @@
-"""The layered reward table and its anti-hacking rules (seed 000 §7)."""
+"""The layered reward table and its anti-hacking rules (docs/method.md §7)."""
 
 import pytest
 
@@ -49,7 +49,7 @@ def test_conditional_granting_anchor_wrong_via_earns_nothing():
 
 def test_always_none_hack_pays_less_with_anti_hacking_on():
     """With dynamic weighting and conditional granting off, 'always predict via = none' scores
-    higher than with them on (the seed's reward hack)."""
+    higher than with them on (method §7.4's reward hack)."""
     labels = [ex for ex in (SINGLE, MULTI, ("supplier", "contract", ()),
                             ("contract", "invoice", ("payment",)))]
     always_none = [(a, t, ()) for a, t, _ in labels]

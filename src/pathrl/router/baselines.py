@@ -1,4 +1,4 @@
-"""Baselines the evaluation puts beside the SFT and PPO routers (seed 000 §8).
+"""Baselines the evaluation puts beside the SFT and PPO routers (docs/method.md §8).
 
 Two routers that learn nothing from the dataset:
 

@@ -113,7 +113,7 @@ def _general(corpus_dir: Path, out: Path, backbone: str, epochs: int, seed: int,
 
 
 HeadOpt = Annotated[str, typer.Option(
-    "--head", help="scorer (schema-reading path scorer) | factored (the seed's three heads).")]
+    "--head", help="scorer (schema-reading path scorer) | factored (method §4.1's three heads).")]
 
 
 @train_app.command("sft")
@@ -162,7 +162,7 @@ def ppo_cmd(data: DataOpt,
                                               "`train sft`).")],
             out: OutOpt = Path("runs/ppo"),
             preset: Annotated[str, typer.Option(help="golden (stable) | aggressive (the "
-                                                "seed's collapsing config).")] = "golden",
+                                                "collapsing config, method §6.1).")] = "golden",
             updates: Annotated[int | None, typer.Option(help="PPO updates.")] = None,
             critic: Annotated[str | None, typer.Option(help="shared | separate.")] = None,
             resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints.")] = False,
@@ -351,7 +351,7 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
     project = database.execute("SELECT name FROM project ORDER BY id LIMIT 1").rows[0]["name"]
     routed = database.run_path(path, Filter(entity=project))
     direct = database.execute_hops(bridge_skipping_hops(path), "project", Filter(entity=project))
-    console.print(f"the seed's failure: change records of project '{project}' — direct query "
+    console.print(f"method §1.1's failure: change records of project '{project}' — direct query "
                   f"(skips contract): [yellow]{direct.count} rows ({direct.status})[/]; routed "
                   f"project > contract > contract_change_log: [green]{routed.count} rows[/]")
 

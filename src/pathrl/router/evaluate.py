@@ -1,4 +1,4 @@
-"""Evaluation of routing methods side by side on one test set (seed 000 §8).
+"""Evaluation of routing methods side by side on one test set (docs/method.md §8).
 
 Every method maps questions to triples (a trained router decodes constrained to the legal
 triples, and is also scored on its unconstrained per-head argmax; a baseline may return an

@@ -1,8 +1,8 @@
-"""The Router model (seed 000 §5.3-5.4): backbone -> pooled question vector -> three
+"""The Router model (docs/method.md §4): backbone -> pooled question vector -> three
 classification heads (anchor, target, via-sequence) + a value head.
 
 The same module serves SFT and PPO, so SFT weights load straight into PPO. The critic (value head)
-sits on the shared backbone (the seed's setup, where critic gradients reach the actor's features)
+sits on the shared backbone (method §4.1's setup, where critic gradients reach the actor's features)
 or on a separate copy of the backbone (the fix); either way it starts from the SFT weights.
 Decoding is constrained to the legal triples: the joint score of a triple is the sum of the three
 heads' log-probs, so an illegal path is never returned by `route`.
@@ -69,7 +69,7 @@ class RouterConfig:
     pooling: str = "auto"
     """`mean` (encoders), `last` (last non-pad token, decoders), `cls`; `auto` picks by model."""
     freeze_layers: int = 0
-    """Freeze the first N transformer layers (seed: first 10 of a 0.5B model)."""
+    """Freeze the first N transformer layers (method §6.1: first 10 of a 0.5B model)."""
     lora: bool = False
     """Train LoRA adapters (peft) instead of the backbone's own weights (~1% of parameters)."""
     lora_r: int = 8
@@ -87,7 +87,7 @@ class RouterConfig:
     head_dropout: float = 0.1
     critic: str = "shared"
     """`shared`: value head on the policy backbone (critic gradients reach the actor's features);
-    `separate`: value head on its own copy of the backbone (the seed's fix)."""
+    `separate`: value head on its own copy of the backbone (the fix of method §5.4)."""
     added_tokens: list[str] = field(default_factory=list)
     """Filled by `extend_vocab`; saved so a reloaded router tokenizes identically."""
 

@@ -1,4 +1,4 @@
-"""PPO for the Router (seed 000 §5-6): one-step episodes over the (anchor, target, via) heads.
+"""PPO for the Router (docs/method.md §5-6): one-step episodes over the (anchor, target, via) heads.
 
 Each update: sample a batch of training questions, sample a triple from the three heads of the
 current policy (factorised policy: joint log-prob = sum of the heads' log-probs), score it with
@@ -6,7 +6,7 @@ the layered reward, then run `n_epochs` of clipped-surrogate updates. Advantage 
 (a one-step episode has no bootstrapping: GAE reduces to this). The losses come from
 `pathrl.rl.ppo_core`, shared with the token-level trainers.
 
-Defaults are the seed's conservative "golden config" (§6.3); `PPOConfig.aggressive()` is the
+Defaults are the conservative "golden config" (method §6.1); `PPOConfig.aggressive()` is the
 left column of that table, to reproduce the collapse (accuracy falls, KL climbs, value loss
 swings) and let `pathrl doctor` diagnose it.
 """
@@ -42,7 +42,7 @@ from pathrl.router.types import LabelledQuestion
 
 @dataclass
 class PPOConfig:
-    """Router PPO hyperparameters. Defaults: the seed's golden (conservative) config."""
+    """Router PPO hyperparameters. Defaults: the golden (conservative) config of method §6.1."""
 
     total_updates: int = 30
     """Number of rollout + optimisation rounds."""
@@ -53,22 +53,22 @@ class PPOConfig:
     micro_batch_size: int = 32
     """Questions per forward/backward; gradients accumulate up to `minibatch_size`."""
     n_epochs: int = 2
-    """Passes over each rollout (seed: 10 collapses, 2-4 is stable)."""
+    """Passes over each rollout (method §6.1: 10 collapses, 2-4 is stable)."""
     learning_rate: float = 5e-6
-    """Actor learning rate (seed: 1e-6...5e-6, an order of magnitude below SFT)."""
+    """Actor learning rate (method §6.1: 1e-6...5e-6, an order of magnitude below SFT)."""
     critic_learning_rate: float = 2.5e-5
-    """Critic learning rate, above the actor's (seed: e.g. 5e-6 vs 1e-6): it must fit fast."""
+    """Critic learning rate, above the actor's (method §6.2: e.g. 5e-6 vs 1e-6): must fit fast."""
     value_head_learning_rate: float = 1e-3
     """The value head itself starts from zero (only the features below it come from SFT):
     under Adam a backbone-sized rate would leave it near zero for the whole run."""
     cosine_decay: bool = True
     """Cosine-decay both learning rates to 0 over `total_updates`."""
     clip_range: float = 0.15
-    """PPO ratio clip epsilon (seed: 0.1-0.15; aggressive 0.2)."""
+    """PPO ratio clip epsilon (method §6.1: 0.1-0.15; aggressive 0.2)."""
     clip_range_vf: float | None = 0.2
     """Value clipping around the rollout's values (None disables)."""
     vf_coef: float = 0.05
-    """Weight of the value loss (seed: 0.01-0.1; 0.5 lets the critic drag the actor)."""
+    """Weight of the value loss (method §6.1: 0.01-0.1; 0.5 drags the actor)."""
     ent_coef: float = 0.001
     """Entropy bonus (sum of the three heads' entropies)."""
     target_kl: float | None = 0.03
@@ -86,13 +86,13 @@ class PPOConfig:
     normalize_advantage: bool = True
     max_grad_norm: float = 1.0
     freeze_layers: int = 3
-    """Freeze the embeddings + first N backbone layers (seed: first 10 of Qwen-0.5B's 24;
+    """Freeze the embeddings + first N backbone layers (method §6.1: first 10 of Qwen-0.5B's 24;
     MiniLM has 6)."""
     critic: str = "shared"
-    """`shared` (seed's setup, value gradients reach the backbone) or `separate` (own copy)."""
+    """`shared` (method §4.1: value gradients reach the backbone) or `separate` (own copy)."""
     value_head_init: str = "zero"
     """`zero`: values start at 0 (with SFT features below: the critic starts from SFT);
-    `random`: a randomly initialised head (the seed's collapse cause)."""
+    `random`: a randomly initialised head (method §5.4's collapse cause)."""
     critic_warmup_updates: int = 2
     """First updates train only the critic, so advantages are not driven by a blank critic."""
     eval_every: int = 5
@@ -144,7 +144,7 @@ class PPOConfig:
 
     @classmethod
     def aggressive(cls, **overrides: Any) -> PPOConfig:
-        """The seed's left column (§6.3): collapses on a pretrained backbone."""
+        """The left column of method §6.1: collapses on a pretrained backbone."""
         values = dict(learning_rate=3e-4, critic_learning_rate=3e-4,
                       value_head_learning_rate=3e-4, vf_coef=0.5,
                       clip_range=0.2, target_kl=0.1, max_kl_trips=10_000, n_epochs=10,
@@ -373,7 +373,7 @@ class RouterPPOTrainer:
                     stats["entropy"].append(ent.item())
                 stats["approx_kl"].append(mb_kl)
                 if cfg.target_kl is not None and mb_kl > 1.5 * cfg.target_kl:
-                    tripped = True  # seed's circuit breaker: drop this step, end the epochs
+                    tripped = True  # method §6.1's circuit breaker: drop this step, end the epochs
                     self.optimizer.zero_grad()
                     break
                 params = [p for g in self.optimizer.param_groups for p in g["params"]]

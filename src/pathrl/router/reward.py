@@ -1,4 +1,4 @@
-"""The layered, rule-based Router reward (seed 000 §7.3-7.4).
+"""The layered, rule-based Router reward (docs/method.md §7.3-7.4).
 
 | level | kind                                  | value                            |
 |-------|---------------------------------------|----------------------------------|
@@ -6,12 +6,12 @@
 | L2    | legality against the enumerated paths | legal +0.2 / illegal -2.0        |
 | L3    | exact match of the whole triple       | +10.0                            |
 
-Anti-hacking (seed §7.4): (1) dynamic weighting: the via component of an example whose label via
+Anti-hacking (method §7.4): (1) dynamic weighting: the via component of an example whose label via
 is non-null counts `nonnull_via_weight` (10x) times, so "always predict none" stops paying;
 (2) conditional granting: when the anchor is wrong the via component earns nothing (no credit,
-and no penalty either: the seed's `reward += 0`).
+and no penalty either: method §7.4's `reward += 0`).
 
-Clipping (seed §7.3 "limit the reward to [-2, 2] so abnormal rewards do not dominate the
+Clipping (method §7.3 "limit the reward to [-2, 2] so abnormal rewards do not dominate the
 gradient") is read as: the raw layered reward is divided by `scale` (default: half the largest
 achievable raw reward, so an exact match with a non-null via maps to +2) and then clipped to
 [-clip, clip]. The layers keep their order of importance and clipping only cuts outliers (e.g.
@@ -31,7 +31,7 @@ from pathrl.paths import PathVocab, Triple
 
 @dataclass
 class RewardConfig:
-    """Values of the layered reward (defaults: seed 000 §7)."""
+    """Values of the layered reward (defaults: method §7.3)."""
 
     component_right: float = 1.0
     """L1: reward of a right anchor/target/via."""

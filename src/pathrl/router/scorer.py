@@ -1,6 +1,6 @@
 """The schema-reading router: a path scorer.
 
-The seed's router is a classifier over one schema's label ids: nothing it learns carries to
+Method §4.1's router is a classifier over one schema's label ids: nothing it learns carries to
 another schema and column names are invisible to it. The path scorer reads the schema instead.
 
     question (+ value hint) --encoder--> token states --role attention--> q_anchor, q_target, q_via

@@ -1,7 +1,7 @@
-"""SFT cold start (seed 000 §5.1): cross-entropy on the three heads.
+"""SFT cold start (docs/method.md §5.1): cross-entropy on the three heads.
 
 Pure RL from scratch "guesses" for ~20k steps; SFT first brings the Router to a usable start
-(seed: ~80%+), then PPO refines. The via head's "none" class is down-weighted so the majority
+(method §5.1: ~80%+), then PPO refines. The via head's "none" class is down-weighted so the majority
 label (~80% of examples) does not dominate. Early stopping on validation exact match; the best
 epoch's weights are kept.
 """

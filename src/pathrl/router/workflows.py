@@ -23,7 +23,7 @@ from pathrl.paths import PathVocab
 from pathrl.schema import Schema
 
 HEADS = ("scorer", "factored")
-"""`scorer`: the schema-reading path scorer (default); `factored`: the seed's three heads."""
+"""`scorer`: the schema-reading path scorer (default); `factored`: method §4.1's three heads."""
 Progress = Callable[[int, int, dict], None]
 
 
@@ -142,7 +142,7 @@ def train_ppo(schema: Schema, splits: Mapping[str, Sequence], sft_dir: Path, out
               stop_on_critical: bool = False, pool: PromptPool | None = None,
               progress: Progress | None = None) -> tuple[Any, dict]:
     """PPO from an SFT router. With `pool`, rollouts draw from it (weighted); otherwise from
-    the SFT training split, uniformly (the seed's setup)."""
+    the SFT training split, uniformly (method §5's setup)."""
     from pathrl.router.ppo import PPOConfig, RouterPPOTrainer
 
     overrides: dict[str, Any] = {"seed": seed, "exec_feedback": exec_feedback,
@@ -307,7 +307,7 @@ def compare_methods(schema: Schema, database, splits: Mapping[str, Sequence],
         if on_baseline:
             on_baseline(name, len(questions))
         predicted = baseline.predict(questions)
-        # `baseline` is the seed's: a general LLM prompted with the schema.
+        # `baseline` is method §8.1's: a general LLM prompted with the schema.
         label = "baseline" if name == "llm" else name
         methods.append(MethodPredictions(label, predicted, None, time.perf_counter() - start))
     for name, router in routers.items():
