@@ -160,7 +160,7 @@ def test_every_path_on_postgres(path_id, pg_db, sqlite_db, rows):
     assert [r["id"] for r in pg.rows] == [r["id"] for r in sql.rows]
 
 
-# -- the seed's failure mode -------------------------------------------------------------------
+# -- the failure mode of method §1.1 ----------------------------------------------------------
 @pytest.fixture(scope="module")
 def project_name(sqlite_db, rows) -> str:
     return entity_with_rows(sqlite_db, rows, PATHS[SEED_PATH])

@@ -173,7 +173,7 @@ def _to_datetime(d: date) -> datetime:
     return datetime(d.year, d.month, d.day)
 
 
-# -- the seed's failure mode -------------------------------------------------------------------
+# -- the failure mode of method §1.1 ----------------------------------------------------------
 def bridge_skipping_hops(path: LegalPath) -> tuple[Hop, ...]:
     """The "direct" join a general LLM invents for a multi-hop path: it joins the target to
     the anchor on the key the target really uses for its neighbour (e.g. change logs'

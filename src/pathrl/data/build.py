@@ -70,7 +70,7 @@ class DatasetConfig:
     seed: int = _opt(7, "Random seed: same seed, schema and database -> byte-identical files.")
     languages: tuple[str, ...] = _opt(("en", "zh"), "Question languages (en, zh).")
     examples_per_path: float = _opt(
-        13.5, "Average examples per legal path, held-out split included (seed: 566 for 42).")
+        13.5, "Average examples per legal path, held-out split included (method §3: 566 for 42).")
     min_per_path: int = _opt(
         6, "Fewest examples any path gets (while max_examples allows), so multi-hop paths are "
            "not drowned.")

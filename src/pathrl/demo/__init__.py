@@ -76,7 +76,7 @@ def demo_rows(seed: int = DEFAULT_SEED, scale: float = 1.0) -> Rows:
     rows: Rows = {}
     projects, used_names = [], set()
     for i in range(n(30)):
-        overseas = i % 3 != 2  # two thirds overseas: the seed's "overseas project" questions
+        overseas = i % 3 != 2  # two thirds overseas: method §1.1's "overseas project" questions
         work_en, work_zh = _WORKS[rng.randrange(len(_WORKS))]
         if overseas:
             city, country, city_zh, _country_zh = _OVERSEAS[rng.randrange(len(_OVERSEAS))]
