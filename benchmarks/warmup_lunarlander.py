@@ -7,7 +7,7 @@ Parts (run one or both):
   (default 299,008 = 73 rollouts of 16 x 256, the most that fits in 300k) steps; reports the
   deterministic evaluation score and the training wall time on this machine.
 * ``compare``: the four-algorithm table (default PPO, A2C, DQN, TRPO) at equal timesteps.
-* ``reward``: the reward lesson: PPO on the env reward vs the seed's custom (replace) reward,
+* ``reward``: the reward lesson: PPO on the env reward vs method §11.2's custom (replace) reward,
   same seed and steps, both scored on the env reward.
 
 Usage::

@@ -191,7 +191,7 @@ ALGOS: dict[str, AlgoSpec] = {
     ),
 }
 
-#: The four algorithms compared by default (one of QR-DQN / TRPO, as in the seed's §3.4).
+#: The four algorithms compared by default (one of QR-DQN / TRPO, as in method §11.2).
 DEFAULT_COMPARE_ALGOS = ("ppo", "a2c", "dqn", "trpo")
 
 

@@ -1,4 +1,4 @@
-"""`pathrl warmup`: the RL warm-up lab (seed 000 §3, SPEC §8).
+"""`pathrl warmup`: the RL warm-up lab (docs/method.md §11).
 
 Heavy imports (gymnasium, stable-baselines3, torch) happen inside the commands so that
 ``pathrl --help`` stays fast.
@@ -27,7 +27,7 @@ console = Console()
 
 ALGO_HELP = "ppo, a2c, dqn, trpo, qrdqn or sac (sac uses the continuous env)."
 FORCE_HELP = "Replace the report and same-named run folders of an earlier run in OUT."
-REWARD_HELP = "Reward: default (env reward), custom (seed's shaping), potential, or a .json file."
+REWARD_HELP = "Reward: default (env reward), custom (method §11.2), potential, or a .json file."
 
 
 def parse_hyperparams(pairs: list[str]) -> dict[str, Any]:

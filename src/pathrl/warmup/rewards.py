@@ -1,4 +1,4 @@
-"""Configurable reward shaping for LunarLander (seed 000 §3.2).
+"""Configurable reward shaping for LunarLander (docs/method.md §11.2).
 
 The wrapper always *decomposes* each step into interpretable components and records them in
 ``info["reward_components"]``; whether the agent sees the environment's reward or the shaped one
@@ -50,8 +50,8 @@ class RewardConfig:
     """Multiplier applied to the whole shaped reward (keeps value targets in a sane range)."""
     potential_difference: bool = False
     """If true the four state terms are used as a potential Φ and the agent gets
-    ``Φ(s') − Φ(s)`` (Ng et al. 1999; this is how the env itself shapes). If false (the seed's
-    choice) they are paid as levels every step, which is denser but changes the optimum:
+    ``Φ(s') − Φ(s)`` (Ng et al. 1999; this is how the env itself shapes). If false (method
+    §11.2's choice) they are paid as levels every step, which is denser but changes the optimum:
     e.g. hovering with legs down can pay more than landing and ending the episode."""
 
     def __post_init__(self) -> None:
@@ -87,7 +87,7 @@ class RewardConfig:
         return cls(**{k: v if isinstance(v, bool) else float(v) for k, v in data.items()})
 
 
-#: Named reward configurations. ``custom`` is the seed's "steady, slow, fuel-saving" setting.
+#: Named reward configurations. ``custom`` is method §11.2's "steady, slow, fuel-saving" setting.
 REWARD_PRESETS: dict[str, RewardConfig] = {
     "default": RewardConfig(),
     "custom": RewardConfig(
