@@ -227,6 +227,11 @@ class Schema:
         try:
             data = (json.loads(text, object_pairs_hook=_unique_keys) if path.suffix == ".json"
                     else yaml.load(text, Loader=_UniqueKeyLoader))  # a SafeLoader
+        except yaml.MarkedYAMLError as exc:  # one line: where, then what
+            mark = exc.problem_mark
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            what = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+            raise SchemaError(f"{path}: cannot parse{where}: {what}") from None
         except (ValueError, yaml.YAMLError) as exc:  # JSONDecodeError is a ValueError
             first = str(exc).strip().splitlines()
             raise SchemaError(f"{path}: cannot parse: {' '.join(first)}") from None
