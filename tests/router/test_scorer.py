@@ -218,3 +218,17 @@ def test_one_scorer_learns_two_schemas(tiny_backbone, tmp_path):
     assert model.predict(["How many teachers are there?"]) == [("teacher", "teacher", ())]
     with pytest.raises(PathrlError, match="both group_of and bind"):
         SFTTrainer(model, SFTConfig(), train, train, tmp_path, group_of=lambda ex: ex.schema)
+
+
+def test_saved_scorer_files_follow_the_umask(tiny_backbone, tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        model = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16))
+        model.bind(SHOP)
+        out = model.save_pretrained(tmp_path / "m")
+    finally:
+        os.umask(old)
+    assert (out / "backbone.safetensors").stat().st_mode & 0o777 == 0o644
+    assert out.stat().st_mode & 0o777 == 0o755

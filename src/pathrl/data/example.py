@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pathrl.errors import PathrlError
+from pathrl.io import apply_umask
 from pathrl.paths import PathVocab
 from pathrl.query import Filter
 
@@ -236,6 +237,7 @@ def write_dataset(splits: dict[str, list[Example]], out_dir: str | Path,
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old{os.getpid()}")
             out_dir.rename(old)
+        apply_umask(tmp)  # mkdtemp makes 0700 whatever the umask
         tmp.rename(out_dir)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)

@@ -452,6 +452,9 @@ class RouterModel(nn.Module):
             "vias": [list(v) for v in self.vocab.vias],
         }
         (directory / "router.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2))
+        from pathrl.io import apply_umask
+
+        apply_umask(directory)  # safetensors writes 0600 whatever the umask
         return directory
 
     @classmethod

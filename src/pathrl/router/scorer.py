@@ -445,6 +445,9 @@ class PathScorer(nn.Module):
         meta = {"kind": KIND, "config": asdict(self.config),
                 "table_vocab_size": self._table_vocab}
         (directory / "router.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2))
+        from pathrl.io import apply_umask
+
+        apply_umask(directory)  # safetensors writes 0600 whatever the umask
         return directory
 
     @classmethod
