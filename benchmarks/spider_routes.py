@@ -55,6 +55,7 @@ class RunConfig:
     force: bool = False
     head: str = "scorer"
     general: Path | None = None  # score this saved (general) router instead of training one
+    init: Path | None = None  # fine-tune this saved path scorer per database
 
 
 def _pathrl(*args: str) -> None:
@@ -160,7 +161,7 @@ def train_router(cfg: RunConfig, db_id: str, schema_file: Path, data: Path) -> P
     sqlite = spider_labels.sqlite_file(cfg.spider, db_id).resolve()
     _pathrl("train", "sft", "--data", str(data), "--out", str(out), "--schema",
             str(schema_file), "--db", f"sqlite:///{sqlite}", "--epochs", str(cfg.epochs),
-            "--head", cfg.head)
+            "--head", cfg.head, *(["--init", str(cfg.init)] if cfg.init else []))
     return out / "model"
 
 
@@ -271,9 +272,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--general", type=Path, default=None,
                         help="Score this saved router (e.g. a general router trained on other "
                              "schemas) on every database instead of training one per database.")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="Fine-tune this saved path scorer (e.g. a general router) on each "
+                             "database's synthetic questions instead of training from scratch.")
     args = parser.parse_args(argv)
     cfg = RunConfig(args.spider, args.out, args.per_path, args.epochs, args.seed, args.force,
-                    args.head, args.general)
+                    args.head, args.general, args.init)
     stages = args.stage or list(STAGES)
     try:
         tables = spider_labels.load_tables(args.spider)
