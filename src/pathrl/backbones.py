@@ -9,8 +9,11 @@ Qwen2.5-0.5B-Instruct). Nothing is ever downloaded.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,12 +100,29 @@ def load_causal_lm(source: BackboneSource):
     return _load(AutoModelForCausalLM, source, "language model")
 
 
+@contextmanager
+def _quiet_gguf_bar() -> Iterator[None]:
+    try:
+        from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:  # a transformers without GGUF support: nothing to silence
+        yield
+        return
+    original = gguf_utils.tqdm
+    gguf_utils.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = original
+
+
 def _load(auto_class: Any, source: BackboneSource, what: str):
     _quiet_transformers()
-    try:
-        model = auto_class.from_pretrained(source.path, **source.kwargs)
-    except (OSError, ValueError) as exc:
-        raise PathrlError(f"cannot load {what} from {source.path}: {exc}") from None
+    # transformers' GGUF conversion draws its own tqdm bar, deaf to its logging switches.
+    with _quiet_gguf_bar():
+        try:
+            model = auto_class.from_pretrained(source.path, **source.kwargs)
+        except (OSError, ValueError) as exc:
+            raise PathrlError(f"cannot load {what} from {source.path}: {exc}") from None
     _drop_quantizer(model)
     return model
 

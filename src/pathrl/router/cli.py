@@ -362,15 +362,18 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
     write_dataset(splits, out / "data")
     console.print(", ".join(f"{k}: {len(v)}" for k, v in splits.items()) + f" → {out / 'data'}")
 
-    from pathrl.router.workflows import compare_methods, prompt_pool
+    from pathrl.router.workflows import compare_methods, fresh_questions, prompt_pool
 
     routers, curves, train = {}, {}, {}
+    with console.status("writing PPO's fresh prompts (questions no split holds)"):
+        candidates = fresh_questions(schema, database, splits, seed, languages=cfg.languages)
     for step, head in enumerate(head_list, start=3):
         console.rule(f"{step} · {head} router: SFT cold start, then PPO (golden config)")
         sft_model, sft_summary = _sft(schema, splits, out / head / "sft", head, backbone,
                                       sft_epochs, 0, False, seed, database)
-        with console.status("writing PPO's prompt pool (fresh questions, weighted by SFT)"):
-            pool = prompt_pool(schema, database, sft_model, splits, seed, languages=cfg.languages)
+        with console.status("weighting PPO's prompts by the SFT router's mistakes"):
+            pool = prompt_pool(schema, database, sft_model, splits, seed,
+                               candidates=candidates)
         console.print(f"prompt pool: {len(pool.examples)} fresh questions, SFT exact match on "
                       f"them {pool.sft_exact_match:.3f}")
         ppo_model, ppo_summary = _ppo(schema, splits, out / head / "sft" / "model",

@@ -98,42 +98,56 @@ class PromptPool:
                 "mean_weight": round(sum(self.weights) / max(len(self.weights), 1), 4)}
 
 
-def prompt_pool(schema: Schema, database, model, seen: Mapping[str, Sequence], seed: int,
-                size_factor: float = 2.0, floor: float = 0.05,
-                languages: tuple[str, ...] = ("en", "zh")) -> PromptPool:
-    """Fresh questions for RL, as RLHF gives PPO its own prompts: the SFT training questions
-    are memorised (rollout exact match ~1.0, nothing to learn), so the pool is written by the
-    generator with another seed, minus every question of any split, and weighted towards what
-    SFT gets wrong or is unsure of: weight = 1 - p_sft(label) + `floor`."""
+def fresh_questions(schema: Schema, database, seen: Mapping[str, Sequence], seed: int,
+                    size_factor: float = 2.0,
+                    languages: tuple[str, ...] = ("en", "zh")) -> list:
+    """Questions the generator writes with another seed, minus every question of `seen`'s
+    splits: prompts no router trained on `seen` has met (at most `size_factor` x its size)."""
     from pathrl.data import DatasetConfig, build_dataset
 
     taken = {ex.question.casefold() for split in seen.values() for ex in split}
     n_seen = sum(len(split) for split in seen.values())
-    cfg = DatasetConfig(seed=seed + 10_007, languages=languages)
-    fresh = build_dataset(schema, database, cfg)
+    fresh = build_dataset(schema, database, DatasetConfig(seed=seed + 10_007,
+                                                          languages=languages))
     pool = [ex for split in ("train", "val", "test") for ex in fresh[split]
             if ex.question.casefold() not in taken]
     pool = pool[: max(1, int(size_factor * n_seen))]
     if not pool:
         raise PathrlError("the generator wrote no question SFT has not seen: grow the dataset")
-    label_probs = label_probabilities(model, pool)
-    correct = [t == ex.triple for t, ex in zip(model.predict([ex.question for ex in pool]),
-                                                pool, strict=True)]
+    return pool
+
+
+def prompt_pool(schema: Schema, database, model, seen: Mapping[str, Sequence], seed: int,
+                size_factor: float = 2.0, floor: float = 0.05,
+                languages: tuple[str, ...] = ("en", "zh"),
+                candidates: Sequence | None = None) -> PromptPool:
+    """Fresh questions for RL, as RLHF gives PPO its own prompts: the SFT training questions
+    are memorised (rollout exact match ~1.0, nothing to learn), so the pool is written by the
+    generator with another seed (`fresh_questions`, or the given `candidates`), minus every
+    question of any split, and weighted towards what SFT gets wrong or is unsure of:
+    weight = 1 - p_sft(label) + `floor`."""
+    pool = list(candidates) if candidates is not None else fresh_questions(
+        schema, database, seen, seed, size_factor, languages)
+    label_probs, correct = label_probabilities(model, pool)
     weights = [1.0 - p + floor for p in label_probs]
     return PromptPool(pool, weights, sum(correct) / len(pool))
 
 
 @torch.no_grad()
-def label_probabilities(model, examples: Sequence, batch_size: int = 64) -> list[float]:
-    """The router's probability of each example's label (legal routes only)."""
-    out: list[float] = []
+def label_probabilities(model, examples: Sequence,
+                        batch_size: int = 64) -> tuple[list[float], list[bool]]:
+    """The router's probability of each example's label (legal routes only), and whether its
+    best route is the label."""
+    probs: list[float] = []
+    correct: list[bool] = []
     for i in range(0, len(examples), batch_size):
         chunk = list(examples[i:i + batch_size])
         routings = model.route_batch([ex.question for ex in chunk], top_k=10_000)
         for ex, routing in zip(chunk, routings, strict=True):
-            out.append(next((r.probability for r in routing.routes if r.triple == ex.triple),
-                            0.0))
-    return out
+            probs.append(next((r.probability for r in routing.routes if r.triple == ex.triple),
+                              0.0))
+            correct.append(bool(routing.routes) and routing.routes[0].triple == ex.triple)
+    return probs, correct
 
 
 def train_ppo(schema: Schema, splits: Mapping[str, Sequence], sft_dir: Path, out: Path, *,
