@@ -60,6 +60,15 @@ def unknown_characters(tokenizer, questions: Sequence[str]) -> list[str]:
     return [ch for ch, i in zip(candidates, ids, strict=True) if i == [tokenizer.unk_token_id]]
 
 
+def add_tokens(tokenizer, backbone: nn.Module, tokens: list[str]) -> int:
+    """Add `tokens` to the tokenizer and rows for them to the backbone's embeddings, sampled
+    from the old embeddings' mean and covariance (distinct, in-distribution)."""
+    added = tokenizer.add_tokens(tokens)
+    if added:
+        backbone.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+    return added
+
+
 @dataclass
 class RouterConfig:
     """Architecture of a Router. Saved with the weights."""
@@ -228,11 +237,7 @@ class RouterModel(nn.Module):
 
     # -- construction helpers ------------------------------------------------------------------
     def _add_tokens(self, tokens: list[str]) -> int:
-        added = self.tokenizer.add_tokens(tokens)
-        if added:
-            # Sampled from the old embeddings' mean and covariance: distinct, in-distribution.
-            self.backbone.resize_token_embeddings(len(self.tokenizer), mean_resizing=True)
-        return added
+        return add_tokens(self.tokenizer, self.backbone, tokens)
 
     def extend_vocab(self, questions: Sequence[str]) -> int:
         """Add, as new tokens, every common Chinese character (the GB2312 hanzi) and every

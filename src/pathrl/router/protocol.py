@@ -132,17 +132,23 @@ database is optional; routers that read values (the path scorer) use it."""
 DEFAULT_KIND = "factored"
 
 
-def load_router(directory: str | Path, schema: Schema, database=None) -> Router:
-    """The saved router in `directory`, of whatever kind its router.json says, ready to route
-    `schema` (a schema-reading router also reads `database`'s values when given)."""
+def read_router_meta(directory: str | Path) -> Any:
+    """The parsed router.json of a saved router, or a clear error."""
     directory = Path(directory)
     meta_file = directory / "router.json"
     if not meta_file.is_file():
         raise PathrlError(f"'{directory}' is not a saved router (no router.json)")
     try:
-        meta = json.loads(meta_file.read_text())
-    except json.JSONDecodeError as exc:
+        return json.loads(meta_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PathrlError(f"{meta_file} is not valid JSON: {exc}") from None
+
+
+def load_router(directory: str | Path, schema: Schema, database=None) -> Router:
+    """The saved router in `directory`, of whatever kind its router.json says, ready to route
+    `schema` (a schema-reading router also reads `database`'s values when given)."""
+    directory = Path(directory)
+    meta = read_router_meta(directory)
     kind = meta.get("kind", DEFAULT_KIND) if isinstance(meta, dict) else None
     if kind not in ROUTER_LOADERS:
         raise PathrlError(f"router in '{directory}' is of unknown kind {kind!r} (known: "

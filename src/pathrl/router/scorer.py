@@ -45,9 +45,10 @@ from pathrl.router.model import (
     ExtendedEmbedding,
     _transformer_layers,
     _with_plain_embeddings,
+    add_tokens,
     unknown_characters,
 )
-from pathrl.router.protocol import RankedRoute, Routing, check_questions
+from pathrl.router.protocol import RankedRoute, Routing, check_questions, read_router_meta
 from pathrl.schema import Schema
 
 KIND = "scorer"
@@ -250,10 +251,7 @@ class PathScorer(nn.Module):
 
     # -- vocabulary ------------------------------------------------------------------------------
     def _add_tokens(self, tokens: list[str]) -> int:
-        added = self.tokenizer.add_tokens(tokens)
-        if added:
-            self.backbone.resize_token_embeddings(len(self.tokenizer), mean_resizing=True)
-        return added
+        return add_tokens(self.tokenizer, self.backbone, tokens)
 
     def extend_vocab(self, questions: Sequence[str]) -> int:
         """Add common Chinese characters and the questions' unknown characters as tokens
@@ -457,14 +455,8 @@ class PathScorer(nn.Module):
         from transformers import AutoConfig, AutoModel
 
         directory = Path(directory)
-        meta_file = directory / "router.json"
-        if not meta_file.is_file():
-            raise PathrlError(f"'{directory}' is not a saved router (no router.json)")
-        try:
-            meta = json.loads(meta_file.read_text())
-        except (ValueError, UnicodeDecodeError):
-            raise PathrlError(f"'{meta_file}' is not valid JSON: re-save the router") from None
-        if meta.get("kind") != KIND:
+        meta = read_router_meta(directory)
+        if not isinstance(meta, dict) or meta.get("kind") != KIND:
             raise PathrlError(f"'{directory}' holds a '{meta.get('kind', 'factored')}' router, "
                               "not a path scorer")
         config = ScorerConfig(**meta["config"])
