@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/pathrl demo --out runs/demo
+	$(BIN)/pathrl demo --out runs/demo --force
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

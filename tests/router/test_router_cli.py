@@ -124,3 +124,46 @@ def test_general_router_on_a_schema_corpus_routes_an_unseen_schema(shop, tiny_ba
                    "--epochs", "1", "--schema", str(schema_file), "--db", url)
     assert tuned.exit_code == 0, tuned.output
     assert (tmp_path / "tuned" / "model" / "router.json").is_file()
+
+
+def test_training_never_clobbers_another_run_without_force(shop, tiny_backbone, monkeypatch,
+                                                           tmp_path):
+    import sys
+
+    from pathrl.cli import main
+
+    root, schema_file, url = shop
+    out = tmp_path / "sft"
+    common = ["--schema", str(schema_file), "--db", url, "--backbone", tiny_backbone]
+
+    def run(*args: str) -> int:
+        monkeypatch.setattr(sys, "argv", ["pathrl", *args])
+        try:
+            main()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+
+    assert run("train", "sft", "--data", str(root / "data"), "--out", str(out), "--epochs",
+               "2", *common) == 0
+    weights = (out / "model" / "backbone.safetensors").read_bytes()
+    # Another run into the same OUT: one clear error, nothing touched.
+    assert run("train", "sft", "--data", str(root / "data"), "--out", str(out), "--epochs",
+               "1", *common) == 2
+    assert (out / "model" / "backbone.safetensors").read_bytes() == weights
+    assert len((out / "sft_metrics.jsonl").read_text().splitlines()) == 2
+    # --force replaces the run: the log restarts instead of continuing the old one.
+    (out / "notes.txt").write_text("mine")
+    assert run("train", "sft", "--data", str(root / "data"), "--out", str(out), "--epochs",
+               "1", "--force", *common) == 0
+    assert len((out / "sft_metrics.jsonl").read_text().splitlines()) == 1
+    assert (out / "notes.txt").read_text() == "mine"  # not ours: kept
+
+    ppo = tmp_path / "ppo"
+    ppo_args = ["train", "ppo", "--data", str(root / "data"), "--sft", str(out / "model"),
+                "--out", str(ppo), "--updates", "1", "--no-fresh-prompts", "--schema",
+                str(schema_file), "--db", url]
+    assert run(*ppo_args) == 0
+    (ppo / "checkpoints").mkdir(exist_ok=True)
+    assert run(*ppo_args) == 2  # a fresh run never reuses the old run's checkpoints
+    assert run(*ppo_args, "--resume", "--force") == 2

@@ -112,6 +112,27 @@ def _general(corpus_dir: Path, out: Path, backbone: str, epochs: int, seed: int,
                   f"`pathrl route --schema S --db URL --model {out / 'model'}`)")
 
 
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="Replace the previous run's files in OUT (only those this command writes).")]
+SFT_OUTPUTS = ("model", "sft_metrics.jsonl", "summary.json", "tb")
+PPO_OUTPUTS = ("model", "metrics.jsonl", "summary.json", "checkpoints", "tb")
+DEMO_OUTPUTS = ("data", "scorer", "factored", "report.json", "report.md")
+
+
+def _claim_output(out: Path, force: bool, owned: tuple[str, ...], what: str) -> None:
+    """The output policy: refuse an OUT that holds another run unless --force; with --force
+    remove only what this command writes (a new log never continues an old one)."""
+    import shutil
+
+    from pathrl.io import check_output_dir
+
+    for path in check_output_dir(out, force, what, owned):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
 HeadOpt = Annotated[str, typer.Option(
     "--head", help="scorer (schema-reading path scorer) | factored (method §4.1's three heads).")]
 
@@ -136,16 +157,17 @@ def sft_cmd(data: Annotated[Path | None, typer.Option(
                 help="Start from a saved path scorer (fine-tune a general router to this "
                      "schema).")] = None,
             schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = None,
-            seed: SeedOpt = 7) -> None:
+            seed: SeedOpt = 7, force: ForceOpt = False) -> None:
     """SFT cold start of a Router on a dataset (or a general router on a schema corpus);
     saves the best epoch to OUT/model."""
     from pathrl.paths import PathVocab
 
+    if data is None and schemas is None:
+        raise PathrlError("give --data DIR (a dataset) or --schemas DIR (a schema corpus)")
+    _claim_output(out, force, SFT_OUTPUTS, "--out")
     if schemas is not None:
         _general(schemas, out, backbone, epochs, seed, max_schemas, init)
         return
-    if data is None:
-        raise PathrlError("give --data DIR (a dataset) or --schemas DIR (a schema corpus)")
     sch = load_schema(schema)
     # The path scorer reads the database's values (schema linking); the heads do not.
     database = open_db(schema, backend, db, seed)[1] if head == "scorer" else None
@@ -174,8 +196,12 @@ def ppo_cmd(data: DataOpt,
                 help="Roll out on fresh generated questions SFT never saw, weighted towards "
                      "what SFT gets wrong (off: the SFT training split).")] = True,
             schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = None,
-            seed: SeedOpt = 7) -> None:
+            seed: SeedOpt = 7, force: ForceOpt = False) -> None:
     """PPO from an SFT router (golden config by default); logs to OUT/metrics.jsonl."""
+    if resume and force:
+        raise PathrlError("--resume continues the run in OUT and --force replaces it: pick one")
+    if not resume:  # a fresh run never reuses another run's checkpoints
+        _claim_output(out, force, PPO_OUTPUTS, "--out")
     from pathrl.paths import PathVocab
     from pathrl.router.workflows import load_router, prompt_pool
 
@@ -317,7 +343,8 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
              help="Run the SmolLM2 prompted-LLM baseline (slowest step).")] = True,
          heads: Annotated[str, typer.Option(
              help="Routers to train and compare, first one shown end to end: "
-                  "scorer,factored.")] = "scorer,factored") -> None:
+                  "scorer,factored.")] = "scorer,factored",
+         force: ForceOpt = False) -> None:
     """The main job: demo database -> dataset -> SFT -> PPO (each router head) -> evaluation
     -> routed questions."""
     from pathrl.router.workflows import HEADS
@@ -328,6 +355,7 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
         raise PathrlError(f"--heads must list {' and/or '.join(HEADS)}, got '{heads}'")
     if sft_epochs < 1 or ppo_updates < 1:
         raise PathrlError("--sft-epochs and --ppo-updates must be >= 1")
+    _claim_output(out, force, DEMO_OUTPUTS, "--out")
     from pathrl.data import DatasetConfig, build_dataset, write_dataset
     from pathrl.db import open_database
     from pathrl.demo import demo_schema
