@@ -254,3 +254,53 @@ def test_prompt_weights_steer_the_rollouts(sft_dir, tmp_path):
     assert sorted(trainer.rollout()["idx"].tolist()) == [3, 4]
     with pytest.raises(PathrlError, match="prompt_weights"):
         RouterPPOTrainer(model, cfg, TRAIN, TRAIN, tmp_path, prompt_weights=[1.0])
+
+
+def test_ctrl_c_mid_update_resumes_exactly(sft_dir, tmp_path):
+    """A real SIGINT in the middle of an update is honoured at its end: the checkpoint is a
+    whole-update state, and resuming gives the uninterrupted run's metrics and weights."""
+    import os
+    import signal
+
+    cfg = PPOConfig(total_updates=4, rollout_batch_size=8, minibatch_size=4,
+                    micro_batch_size=4, eval_every=0, checkpoint_every=0, doctor=False)
+
+    def trainer(out):
+        model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
+        return RouterPPOTrainer(model, cfg, TRAIN, TRAIN, out)
+
+    full = trainer(tmp_path / "full")
+    full.train()
+    cut = trainer(tmp_path / "cut")
+    optimise = cut.optimise
+
+    def optimise_then_ctrl_c(batch):
+        if cut.update == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives between two optimiser steps
+        return optimise(batch)
+
+    cut.optimise = optimise_then_ctrl_c
+    with pytest.raises(KeyboardInterrupt):
+        cut.train()
+    assert cut.latest_checkpoint().name == "update_00002.pt"  # update 1 finished first
+    resumed = trainer(tmp_path / "cut")
+    resumed.train(resume=True)
+    assert ((tmp_path / "cut" / "metrics.jsonl").read_text()
+            == (tmp_path / "full" / "metrics.jsonl").read_text())
+    for (name, a), (_, b) in zip(full.model.state_dict().items(),
+                                 resumed.model.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_resume_extends_a_finished_run(sft_dir, tmp_path):
+    cfg = PPOConfig(total_updates=2, rollout_batch_size=8, minibatch_size=4,
+                    micro_batch_size=4, eval_every=0, checkpoint_every=0, doctor=False)
+    model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
+    RouterPPOTrainer(model, cfg, TRAIN, TRAIN, tmp_path).train()
+    first = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    longer = PPOConfig(**{**cfg.__dict__, "total_updates": 3})
+    model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
+    summary = RouterPPOTrainer(model, longer, TRAIN, TRAIN, tmp_path).train(resume=True)
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert summary["updates"] == 3 and summary["updates_run"] == 1
+    assert lines[:2] == first and len(lines) == 3  # nothing rolled back or rewritten

@@ -77,7 +77,7 @@ def _ppo(schema, splits, sft_dir: Path, out: Path, preset: str, updates: int | N
     from pathrl.router.workflows import train_ppo
 
     total = updates if updates is not None else PPOConfig().total_updates
-    with _progress(f"PPO ({preset})", total) as advance:
+    with _progress(f"PPO ({preset})", total) as advance, _resume_hint(out):
         model, summary = train_ppo(schema, splits, sft_dir, out, preset=preset, updates=updates,
                                    critic=critic, resume=resume, exec_feedback=exec_feedback,
                                    seed=seed, database=database,
@@ -117,6 +117,17 @@ ForceOpt = Annotated[bool, typer.Option(
 SFT_OUTPUTS = ("model", "sft_metrics.jsonl", "summary.json", "tb")
 PPO_OUTPUTS = ("model", "metrics.jsonl", "summary.json", "checkpoints", "tb")
 DEMO_OUTPUTS = ("data", "scorer", "factored", "report.json", "report.md")
+
+
+@contextmanager
+def _resume_hint(out: Path):
+    """On Ctrl-C, say where the run stands and how to continue it."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted[/]: the last whole update is checkpointed in "
+                      f"{out / 'checkpoints'}; continue with the same command and --resume")
+        raise
 
 
 def _claim_output(out: Path, force: bool, owned: tuple[str, ...], what: str) -> None:

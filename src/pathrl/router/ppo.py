@@ -16,6 +16,8 @@ from __future__ import annotations
 import copy
 import math
 import random
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -228,6 +230,8 @@ class RouterPPOTrainer:
         self.update = 0
         self.kl_trips = 0
         self.best: tuple[float, int, dict] | None = None  # (val exact match, update, state)
+        self.interrupt_requested = False
+        """Set by Ctrl-C (or by a caller): stop after the running update, checkpointed."""
         self.stop_reason: str | None = None
         self.doctor = None
         if config.doctor:
@@ -423,13 +427,20 @@ class RouterPPOTrainer:
         greedy_em = self._val_exact_match() if cfg.eval_every and self.update == 0 else None
         if greedy_em is not None and not resume:
             self._remember_if_best(greedy_em)
+        previous_handler = self._catch_ctrl_c()
         try:
             self._loop(logger, progress, greedy_em)
         except KeyboardInterrupt:
-            # Nothing lost on Ctrl-C: the state so far becomes the latest checkpoint.
-            self.save_checkpoint()
+            # Ctrl-C is honoured at the end of the running update, where the state is whole:
+            # that checkpoint resumes exactly. A second Ctrl-C stops at once and keeps only
+            # the last whole-update checkpoint (a mid-update state would not resume exactly).
             logger.close()
             raise
+        finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
+        # The final state is a checkpoint too: `--resume` with more updates extends the run.
+        self.save_checkpoint()
         updates_run = self._updates_run
         logger.close()
         wall = time.perf_counter() - start
@@ -444,6 +455,19 @@ class RouterPPOTrainer:
                 "stop_reason": self.stop_reason,
                 "findings": [f.to_dict() for f in self.doctor.findings] if self.doctor else [],
                 "config": asdict(cfg)}
+
+    def _catch_ctrl_c(self):
+        """Turn the first Ctrl-C into a request honoured between updates; returns the previous
+        handler (None when not on the main thread, where signals cannot be caught)."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def on_sigint(signum, frame):
+            if self.interrupt_requested:
+                raise KeyboardInterrupt
+            self.interrupt_requested = True
+
+        return signal.signal(signal.SIGINT, on_sigint)
 
     def _loop(self, logger: RunLogger, progress: Callable | None,
               greedy_em: float | None) -> None:
@@ -496,6 +520,9 @@ class RouterPPOTrainer:
                 progress(self.update, cfg.total_updates, metrics)
             if cfg.checkpoint_every and self.update % cfg.checkpoint_every == 0:
                 self.save_checkpoint()
+            if self.interrupt_requested:
+                self.save_checkpoint()
+                raise KeyboardInterrupt
             if self.doctor is not None:
                 # Only what was measured this update: a NaN means divergence to the doctor.
                 measured = {k: v for k, v in metrics.items()
