@@ -304,3 +304,49 @@ def test_resume_extends_a_finished_run(sft_dir, tmp_path):
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert summary["updates"] == 3 and summary["updates_run"] == 1
     assert lines[:2] == first and len(lines) == 3  # nothing rolled back or rewritten
+
+
+def test_sft_ctrl_c_then_resume_matches_an_uninterrupted_run(backbone, tmp_path):
+    import os
+    import signal
+
+    cfg = SFTConfig(epochs=3, batch_size=4, patience=3, lr=1e-3, head_lr=5e-3)
+    full_model = fresh_model(backbone)
+    SFTTrainer(full_model, cfg, TRAIN, TRAIN, tmp_path / "full").train()
+
+    def ctrl_c_after_first_epoch(done, total, record):
+        if done == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # honoured when the epoch's bookkeeping ends
+
+    with pytest.raises(KeyboardInterrupt):
+        SFTTrainer(fresh_model(backbone), cfg, TRAIN, TRAIN, tmp_path / "cut").train(
+            progress=ctrl_c_after_first_epoch)
+    assert len((tmp_path / "cut" / "sft_metrics.jsonl").read_text().splitlines()) == 1
+    resumed = fresh_model(backbone)
+    SFTTrainer(resumed, cfg, TRAIN, TRAIN, tmp_path / "cut").train(resume=True)
+    assert ((tmp_path / "cut" / "sft_metrics.jsonl").read_text()
+            == (tmp_path / "full" / "sft_metrics.jsonl").read_text())
+    for (name, a), (_, b) in zip(full_model.state_dict().items(),
+                                 resumed.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    (tmp_path / "cut" / "checkpoints" / "sft_last.pt").write_bytes(b"truncated")
+    with pytest.raises(PathrlError, match="truncated or not a checkpoint"):
+        SFTTrainer(fresh_model(backbone), cfg, TRAIN, TRAIN, tmp_path / "cut").train(
+            resume=True)
+
+
+def test_truncated_or_foreign_ppo_checkpoint_is_one_clear_error(sft_dir, tmp_path):
+    cfg = PPOConfig(total_updates=1, rollout_batch_size=8, minibatch_size=4,
+                    micro_batch_size=4, eval_every=0, doctor=False)
+    model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
+    RouterPPOTrainer(model, cfg, TRAIN, TRAIN, tmp_path).train()
+    other = PPOConfig.aggressive(total_updates=2, rollout_batch_size=8, minibatch_size=4,
+                                 micro_batch_size=4, eval_every=0, doctor=False)
+    model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
+    with pytest.raises(PathrlError, match="does not fit this router or preset"):
+        RouterPPOTrainer(model, other, TRAIN, TRAIN, tmp_path).train(resume=True)
+    latest = sorted((tmp_path / "checkpoints").glob("update_*.pt"))[-1]
+    latest.write_bytes(latest.read_bytes()[:100])
+    model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
+    with pytest.raises(PathrlError, match="truncated or not a checkpoint"):
+        RouterPPOTrainer(model, cfg, TRAIN, TRAIN, tmp_path).train(resume=True)

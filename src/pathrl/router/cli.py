@@ -58,13 +58,15 @@ def _load_data(data: Path, vocab):
 
 
 def _sft(schema, splits, out: Path, head: str, backbone: str, epochs: int, freeze_layers: int,
-         lora: bool, seed: int, database=None, init: Path | None = None):
+         lora: bool, seed: int, database=None, init: Path | None = None,
+         resume: bool = False):
     from pathrl.router.workflows import train_sft
 
-    with _progress(f"SFT ({head})", epochs) as advance:
+    with _progress(f"SFT ({head})", epochs) as advance, _resume_hint(out):
         model, summary = train_sft(schema, splits, out, head=head, backbone=backbone,
                                    epochs=epochs, freeze_layers=freeze_layers, lora=lora,
-                                   seed=seed, database=database, init=init, progress=advance)
+                                   seed=seed, database=database, init=init, resume=resume,
+                                   progress=advance)
     if summary["added_tokens"]:
         console.print(f"added {summary['added_tokens']} characters the tokenizer did not know")
     return model, summary
@@ -125,7 +127,7 @@ def _resume_hint(out: Path):
     try:
         yield
     except KeyboardInterrupt:
-        console.print(f"[yellow]interrupted[/]: the last whole update is checkpointed in "
+        console.print(f"[yellow]interrupted[/]: the last whole update/epoch is checkpointed in "
                       f"{out / 'checkpoints'}; continue with the same command and --resume")
         raise
 
@@ -168,14 +170,21 @@ def sft_cmd(data: Annotated[Path | None, typer.Option(
                 help="Start from a saved path scorer (fine-tune a general router to this "
                      "schema).")] = None,
             schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = None,
-            seed: SeedOpt = 7, force: ForceOpt = False) -> None:
+            seed: SeedOpt = 7, force: ForceOpt = False,
+            resume: Annotated[bool, typer.Option(
+                help="Continue from OUT/checkpoints/sft_last.pt (same command otherwise).")]
+            = False) -> None:
     """SFT cold start of a Router on a dataset (or a general router on a schema corpus);
-    saves the best epoch to OUT/model."""
+    saves the best epoch to OUT/model. Every epoch is checkpointed; Ctrl-C stops after the
+    running epoch and `--resume` continues."""
     from pathrl.paths import PathVocab
 
     if data is None and schemas is None:
         raise PathrlError("give --data DIR (a dataset) or --schemas DIR (a schema corpus)")
-    _claim_output(out, force, SFT_OUTPUTS, "--out")
+    if resume and (force or schemas is not None):
+        raise PathrlError("--resume continues one SFT run: not with --force or --schemas")
+    if not resume:
+        _claim_output(out, force, SFT_OUTPUTS + ("checkpoints",), "--out")
     if schemas is not None:
         _general(schemas, out, backbone, epochs, seed, max_schemas, init)
         return
@@ -184,7 +193,7 @@ def sft_cmd(data: Annotated[Path | None, typer.Option(
     database = open_db(schema, backend, db, seed)[1] if head == "scorer" else None
     splits = _load_data(data, PathVocab.from_schema(sch))
     _model, summary = _sft(sch, splits, out, head, backbone, epochs, freeze_layers, lora, seed,
-                           database, init)
+                           database, init, resume)
     console.print(f"best validation exact match {summary['best_val_exact_match']:.3f} at epoch "
                   f"{summary['best_epoch']}; router saved to [bold]{out / 'model'}[/]")
 

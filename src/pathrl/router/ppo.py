@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 import random
-import signal
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,6 +26,7 @@ from typing import Any
 import torch
 
 from pathrl.errors import PathrlError
+from pathrl.rl.interrupt import GracefulInterrupt
 from pathrl.rl.logging import RunLogger
 from pathrl.rl.ppo_core import (
     AdaptiveKLController,
@@ -231,7 +231,8 @@ class RouterPPOTrainer:
         self.kl_trips = 0
         self.best: tuple[float, int, dict] | None = None  # (val exact match, update, state)
         self.interrupt_requested = False
-        """Set by Ctrl-C (or by a caller): stop after the running update, checkpointed."""
+        """Set by a caller (Ctrl-C does the same): stop after the running update, checkpointed."""
+        self._interrupt = GracefulInterrupt()
         self.stop_reason: str | None = None
         self.doctor = None
         if config.doctor:
@@ -276,10 +277,20 @@ class RouterPPOTrainer:
         return found[-1] if found else None
 
     def load_checkpoint(self, path: str | Path) -> None:
-        state = torch.load(path, weights_only=False)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        try:
+            state = torch.load(path, weights_only=False)
+        except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+            raise PathrlError(f"cannot read the PPO checkpoint {path} "
+                              f"({exc.__class__.__name__}): it is truncated or not a "
+                              "checkpoint; start again with --force") from None
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise PathrlError(f"the PPO checkpoint {path} does not fit this router or preset "
+                              f"({exc.__class__.__name__}); resume with the run's own preset, "
+                              "or start again with --force") from None
         self.kl_ctl.load_state_dict(state["kl_ctl"])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
@@ -427,18 +438,15 @@ class RouterPPOTrainer:
         greedy_em = self._val_exact_match() if cfg.eval_every and self.update == 0 else None
         if greedy_em is not None and not resume:
             self._remember_if_best(greedy_em)
-        previous_handler = self._catch_ctrl_c()
         try:
-            self._loop(logger, progress, greedy_em)
+            with GracefulInterrupt() as self._interrupt:
+                self._loop(logger, progress, greedy_em)
         except KeyboardInterrupt:
             # Ctrl-C is honoured at the end of the running update, where the state is whole:
             # that checkpoint resumes exactly. A second Ctrl-C stops at once and keeps only
             # the last whole-update checkpoint (a mid-update state would not resume exactly).
             logger.close()
             raise
-        finally:
-            if previous_handler is not None:
-                signal.signal(signal.SIGINT, previous_handler)
         # The final state is a checkpoint too: `--resume` with more updates extends the run.
         self.save_checkpoint()
         updates_run = self._updates_run
@@ -455,19 +463,6 @@ class RouterPPOTrainer:
                 "stop_reason": self.stop_reason,
                 "findings": [f.to_dict() for f in self.doctor.findings] if self.doctor else [],
                 "config": asdict(cfg)}
-
-    def _catch_ctrl_c(self):
-        """Turn the first Ctrl-C into a request honoured between updates; returns the previous
-        handler (None when not on the main thread, where signals cannot be caught)."""
-        if threading.current_thread() is not threading.main_thread():
-            return None
-
-        def on_sigint(signum, frame):
-            if self.interrupt_requested:
-                raise KeyboardInterrupt
-            self.interrupt_requested = True
-
-        return signal.signal(signal.SIGINT, on_sigint)
 
     def _loop(self, logger: RunLogger, progress: Callable | None,
               greedy_em: float | None) -> None:
@@ -520,7 +515,7 @@ class RouterPPOTrainer:
                 progress(self.update, cfg.total_updates, metrics)
             if cfg.checkpoint_every and self.update % cfg.checkpoint_every == 0:
                 self.save_checkpoint()
-            if self.interrupt_requested:
+            if self.interrupt_requested or self._interrupt.requested:
                 self.save_checkpoint()
                 raise KeyboardInterrupt
             if self.doctor is not None:

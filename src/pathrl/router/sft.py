@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 
 from pathrl.errors import PathrlError
+from pathrl.rl.interrupt import GracefulInterrupt
 from pathrl.rl.logging import RunLogger
 from pathrl.router.model import RouterModel
 from pathrl.router.types import LabelledQuestion
@@ -44,6 +46,9 @@ class SFTConfig:
     max_grad_norm: float = 1.0
     patience: int = 6
     """Stop after this many epochs without a better validation exact match."""
+    checkpoint_every_epoch: bool = True
+    """Write `OUT/checkpoints/sft_last.pt` after every epoch (for `--resume`); off, only
+    Ctrl-C writes it."""
     seed: int = 7
 
     def __post_init__(self) -> None:
@@ -130,8 +135,57 @@ class SFTTrainer:
                 pooled[name] = pooled.get(name, 0.0) + metrics[name] * len(idx) / len(examples)
         return pooled
 
-    def train(self, progress: Callable[[int, int, dict], None] | None = None) -> dict:
-        """Train, keep the best epoch (validation exact match), save it to `out_dir`."""
+    def _train_epoch(self, groups, generator, questions, labels, optimizer, scheduler) -> float:
+        """One pass over the training questions; returns the summed loss."""
+        cfg, model = self.config, self.model
+        model.train()
+        total_loss = 0.0
+        bound: Hashable = object()
+        for key, idx in self._batches(groups, generator):
+            if key != bound:
+                self.bind(key)
+                bound = key
+            enc = model.tokenize([questions[j] for j in idx])
+            out = model.policy(enc, with_value=False)
+            batch_labels = {h: labels[h][idx] for h in model.action_heads}
+            loss = sft_loss(model, out.logits, batch_labels, cfg.via_null_weight)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.actor_parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            total_loss += loss.item() * len(idx)
+        return total_loss
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / "checkpoints" / "sft_last.pt"
+
+    def _save_checkpoint(self, state: dict[str, Any]) -> None:
+        """The whole training state after an epoch (atomic: a crash never leaves half a file)."""
+        path = self.checkpoint_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)
+
+    def _load_checkpoint(self) -> dict[str, Any]:
+        if not self.checkpoint_path.is_file():
+            raise PathrlError(f"--resume: no SFT checkpoint at {self.checkpoint_path}")
+        try:
+            return torch.load(self.checkpoint_path, weights_only=False)
+        except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+            raise PathrlError(f"cannot read the SFT checkpoint {self.checkpoint_path} "
+                              f"({exc.__class__.__name__}): it is truncated or not a "
+                              "checkpoint; start again with --force") from None
+
+    def train(self, progress: Callable[[int, int, dict], None] | None = None,
+              resume: bool = False) -> dict:
+        """Train, keep the best epoch (validation exact match), save it to `out_dir`.
+
+        Every epoch ends with a checkpoint (model, optimiser, scheduler, RNG, best epoch so
+        far); `resume=True` continues from it to the same numbers as an uninterrupted run.
+        Ctrl-C is honoured at the end of the running epoch (`pathrl.rl.interrupt`)."""
         from transformers import get_cosine_schedule_with_warmup
 
         cfg, model = self.config, self.model
@@ -151,45 +205,64 @@ class SFTTrainer:
         logger = RunLogger(self.out_dir, "sft_metrics")
         questions = [ex.question for ex in self.train_set]
         labels = self._labels(groups)
-        best_em, best_state, best_epoch, stale = -1.0, None, -1, 0
+        best = [-1.0, None, -1, 0]  # validation exact match, state, epoch, stale epochs
         start = time.perf_counter()
-        history = []
-        for epoch in range(cfg.epochs):
-            model.train()
-            total_loss = 0.0
-            bound: Hashable = object()
-            for key, idx in self._batches(groups, generator):
-                if key != bound:
-                    self.bind(key)
-                    bound = key
-                enc = model.tokenize([questions[j] for j in idx])
-                out = model.policy(enc, with_value=False)
-                batch_labels = {h: labels[h][idx] for h in model.action_heads}
-                loss = sft_loss(model, out.logits, batch_labels, cfg.via_null_weight)
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.actor_parameters(), cfg.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                total_loss += loss.item() * len(idx)
-            metrics = self.evaluate(self.val_set or self.train_set)
-            record = {"epoch": epoch, "train_loss": total_loss / len(questions),
-                      "val_exact_match": metrics["exact_match"],
-                      "val_anchor_accuracy": metrics["anchor_accuracy"],
-                      "val_target_accuracy": metrics["target_accuracy"],
-                      "val_via_accuracy": metrics["via_accuracy"],
-                      "lr": scheduler.get_last_lr()[0]}
-            logger.log(epoch, record)
-            history.append(record)
-            if progress:
-                progress(epoch + 1, cfg.epochs, record)
-            if metrics["exact_match"] > best_em:
-                best_em, best_epoch, stale = metrics["exact_match"], epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                stale += 1
-                if stale >= cfg.patience:
-                    break
+        history: list[dict] = []
+        first_epoch = 0
+        if resume:
+            state = self._load_checkpoint()
+            try:
+                model.load_state_dict(state["model"])
+                optimizer.load_state_dict(state["optimizer"])
+                scheduler.load_state_dict(state["scheduler"])
+            except (RuntimeError, ValueError, KeyError) as exc:
+                raise PathrlError(f"the SFT checkpoint {self.checkpoint_path} does not fit this "
+                                  f"router or config ({exc.__class__.__name__}); start again "
+                                  "with --force") from None
+            generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            best, history, first_epoch = list(state["best"]), state["history"], state["epoch"]
+            logger.truncate_after(first_epoch - 1)
+        else:
+            logger.path.unlink(missing_ok=True)
+        try:
+            with GracefulInterrupt() as interrupt:
+                for epoch in range(first_epoch, cfg.epochs):
+                    total_loss = self._train_epoch(groups, generator, questions, labels,
+                                                   optimizer, scheduler)
+                    metrics = self.evaluate(self.val_set or self.train_set)
+                    record = {"epoch": epoch, "train_loss": total_loss / len(questions),
+                              "val_exact_match": metrics["exact_match"],
+                              "val_anchor_accuracy": metrics["anchor_accuracy"],
+                              "val_target_accuracy": metrics["target_accuracy"],
+                              "val_via_accuracy": metrics["via_accuracy"],
+                              "lr": scheduler.get_last_lr()[0]}
+                    logger.log(epoch, record)
+                    history.append(record)
+                    if progress:
+                        progress(epoch + 1, cfg.epochs, record)
+                    if metrics["exact_match"] > best[0]:
+                        best[:] = [metrics["exact_match"], copy.deepcopy(model.state_dict()),
+                                   epoch, 0]
+                    else:
+                        best[3] += 1
+                    done = best[3] >= cfg.patience or epoch + 1 == cfg.epochs
+                    if cfg.checkpoint_every_epoch or interrupt.requested:
+                        self._save_checkpoint({
+                            "epoch": epoch + 1, "model": model.state_dict(),
+                            "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(),
+                            "generator": generator.get_state(),
+                            "torch_rng": torch.get_rng_state(), "best": tuple(best),
+                            "history": history, "config": asdict(cfg)})
+                    if interrupt.requested and not done:
+                        raise KeyboardInterrupt
+                    if best[3] >= cfg.patience:
+                        break
+        except KeyboardInterrupt:
+            logger.close()
+            raise
+        best_em, best_state, best_epoch, _stale = best
         logger.close()
         if best_state is not None:
             model.load_state_dict(best_state)

@@ -56,7 +56,7 @@ def load_router(directory: Path, schema: Schema, database=None):
 def train_sft(schema: Schema, splits: Mapping[str, Sequence], out: Path, *,
               head: str = "scorer", backbone: str = "minilm", epochs: int = 30,
               freeze_layers: int = 0, lora: bool = False, seed: int = 7, database=None,
-              init: Path | None = None,
+              init: Path | None = None, resume: bool = False,
               progress: Progress | None = None) -> tuple[Any, dict]:
     """SFT cold start; the best validation epoch is saved to `out/model`. `init` starts from
     a saved path scorer (e.g. a general router, fine-tuned to this schema)."""
@@ -76,7 +76,7 @@ def train_sft(schema: Schema, splits: Mapping[str, Sequence], out: Path, *,
     added = model.extend_vocab([ex.question for ex in splits["train"]])
     model.setup_trainable()
     summary = SFTTrainer(model, sft_config, splits["train"], splits["val"], out).train(
-        progress=progress)
+        progress=progress, resume=resume)
     summary["head"], summary["added_tokens"] = head, added
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
