@@ -8,7 +8,6 @@ epoch's weights are kept.
 
 from __future__ import annotations
 
-import copy
 import math
 import pickle
 import time
@@ -157,6 +156,20 @@ class SFTTrainer:
             total_loss += loss.item() * len(idx)
         return total_loss
 
+    def _trainable_state(self) -> dict[str, torch.Tensor]:
+        """Copies of the parameters SFT changes. The frozen rest (pretrained layers, the
+        scorer's table encoder) is rebuilt identically from the backbone and the seed, so
+        checkpoints and the kept best epoch stay a fraction of the model's size."""
+        trainable = {name for name, p in self.model.named_parameters() if p.requires_grad}
+        return {name: value.detach().clone() for name, value in self.model.state_dict().items()
+                if name in trainable}
+
+    def _load_trainable_state(self, state: dict[str, torch.Tensor]) -> None:
+        missing = set(state) - set(self.model.state_dict())
+        if missing:
+            raise KeyError(f"unknown parameters {sorted(missing)[:3]}")
+        self.model.load_state_dict(state, strict=False)
+
     @property
     def checkpoint_path(self) -> Path:
         return self.out_dir / "checkpoints" / "sft_last.pt"
@@ -212,7 +225,7 @@ class SFTTrainer:
         if resume:
             state = self._load_checkpoint()
             try:
-                model.load_state_dict(state["model"])
+                self._load_trainable_state(state["model"])
                 optimizer.load_state_dict(state["optimizer"])
                 scheduler.load_state_dict(state["scheduler"])
             except (RuntimeError, ValueError, KeyError) as exc:
@@ -242,14 +255,13 @@ class SFTTrainer:
                     if progress:
                         progress(epoch + 1, cfg.epochs, record)
                     if metrics["exact_match"] > best[0]:
-                        best[:] = [metrics["exact_match"], copy.deepcopy(model.state_dict()),
-                                   epoch, 0]
+                        best[:] = [metrics["exact_match"], self._trainable_state(), epoch, 0]
                     else:
                         best[3] += 1
                     done = best[3] >= cfg.patience or epoch + 1 == cfg.epochs
                     if cfg.checkpoint_every_epoch or interrupt.requested:
                         self._save_checkpoint({
-                            "epoch": epoch + 1, "model": model.state_dict(),
+                            "epoch": epoch + 1, "model": self._trainable_state(),
                             "optimizer": optimizer.state_dict(),
                             "scheduler": scheduler.state_dict(),
                             "generator": generator.get_state(),
@@ -265,7 +277,7 @@ class SFTTrainer:
         best_em, best_state, best_epoch, _stale = best
         logger.close()
         if best_state is not None:
-            model.load_state_dict(best_state)
+            self._load_trainable_state(best_state)
         model.save_pretrained(self.out_dir / "model")
         summary = {"best_epoch": best_epoch, "best_val_exact_match": best_em,
                    # Without a validation split the "best epoch" was picked on train data.
