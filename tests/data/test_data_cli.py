@@ -37,6 +37,12 @@ def test_build_then_stats_with_charts(tmp_path):
     for chart in ("category", "priority", "hops", "via_null", "overview"):
         png = out / "charts" / f"{chart}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    not_a_dir = tmp_path / "charts.txt"
+    not_a_dir.write_text("mine")
+    result = runner.invoke(app, ["data", "stats", str(out), "--charts", str(not_a_dir)])
+    assert result.exit_code != 0 and isinstance(result.exception, PathrlError)
+    assert "is a file, not a directory" in str(result.exception)
+    assert not_a_dir.read_text() == "mine"
     result = runner.invoke(app, ["data", "stats", str(out), "--no-charts"])
     assert result.exit_code == 0 and "via null" in result.output
     assert "single table" in result.output

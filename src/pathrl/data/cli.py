@@ -175,7 +175,11 @@ def stats_cmd(
     if not no_charts:
         from pathrl.data.charts import write_charts
 
-        written = write_charts(stats, charts or directory / "charts")
+        from pathrl.io import check_output_dir
+
+        chart_dir = charts or directory / "charts"
+        check_output_dir(chart_dir, True, "--charts")  # a file or read-only place: one line
+        written = write_charts(stats, chart_dir)
         stats["charts"] = [str(p) for p in written]
     if as_json:
         print(json.dumps(stats, ensure_ascii=False, indent=2))
