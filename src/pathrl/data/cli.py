@@ -174,7 +174,6 @@ def stats_cmd(
     written = []
     if not no_charts:
         from pathrl.data.charts import write_charts
-
         from pathrl.io import check_output_dir
 
         chart_dir = charts or directory / "charts"
