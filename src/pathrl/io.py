@@ -98,6 +98,17 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return path
 
 
+def atomic_torch_save(path: str | Path, obj: object) -> Path:
+    """`torch.save` through `atomic_write_bytes` (checkpoints: never half a file)."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
     """`atomic_write_bytes` for text."""
     return atomic_write_bytes(path, text.encode(encoding))

@@ -74,7 +74,7 @@ def _sft(schema, splits, out: Path, head: str, backbone: str, epochs: int, freez
 
 def _ppo(schema, splits, sft_dir: Path, out: Path, preset: str, updates: int | None,
          critic: str | None, resume: bool, exec_feedback: bool, seed: int, database=None,
-         stop_on_critical: bool = False, pool=None):
+         stop_on_critical: bool = False, pool=None, model=None):
     from pathrl.router.ppo import PPOConfig
     from pathrl.router.workflows import train_ppo
 
@@ -84,7 +84,7 @@ def _ppo(schema, splits, sft_dir: Path, out: Path, preset: str, updates: int | N
                                    critic=critic, resume=resume, exec_feedback=exec_feedback,
                                    seed=seed, database=database,
                                    stop_on_critical=stop_on_critical, pool=pool,
-                                   progress=advance)
+                                   model=model, progress=advance)
     if summary["stop_reason"]:
         console.print(f"[yellow]stopped early:[/] {summary['stop_reason']}")
     if summary.get("kept"):
@@ -223,18 +223,19 @@ def ppo_cmd(data: DataOpt,
     if not resume:  # a fresh run never reuses another run's checkpoints
         _claim_output(out, force, PPO_OUTPUTS, "--out")
     from pathrl.paths import PathVocab
-    from pathrl.router.workflows import load_router, prompt_pool
+    from pathrl.router.workflows import fresh_questions, load_router, prompt_pool
 
     sch = load_schema(schema)
     database = open_db(schema, backend, db, seed)[1]
     splits = _load_data(data, PathVocab.from_schema(sch))
     pool = None
+    sft_model = load_router(sft, sch, database)
     if fresh_prompts:
         with console.status("writing PPO's prompt pool (fresh questions, weighted by SFT)"):
-            pool = prompt_pool(sch, database, load_router(sft, sch, database), splits, seed)
+            pool = prompt_pool(sft_model, fresh_questions(sch, database, splits, seed))
         console.print(f"prompt pool: {pool.summary()}")
     _model, summary = _ppo(sch, splits, sft, out, preset, updates, critic, resume,
-                           exec_feedback, seed, database, stop_on_critical, pool)
+                           exec_feedback, seed, database, stop_on_critical, pool, sft_model)
     console.print(f"{summary['updates']} updates ({summary['updates_per_s']:.3f}/s); router "
                   f"saved to [bold]{out / 'model'}[/]; diagnose with `pathrl doctor {out}`")
 
@@ -420,8 +421,7 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
         sft_model, sft_summary = _sft(schema, splits, out / head / "sft", head, backbone,
                                       sft_epochs, 0, False, seed, database)
         with console.status("weighting PPO's prompts by the SFT router's mistakes"):
-            pool = prompt_pool(schema, database, sft_model, splits, seed,
-                               candidates=candidates)
+            pool = prompt_pool(sft_model, candidates)
         console.print(f"prompt pool: {len(pool.examples)} fresh questions, SFT exact match on "
                       f"them {pool.sft_exact_match:.3f}")
         ppo_model, ppo_summary = _ppo(schema, splits, out / head / "sft" / "model",

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from pathrl.errors import PathrlError
+from pathrl.io import atomic_torch_save
 from pathrl.rl.interrupt import GracefulInterrupt
 from pathrl.rl.logging import RunLogger
 from pathrl.rl.ppo_core import (
@@ -230,9 +231,7 @@ class RouterPPOTrainer:
         self.update = 0
         self.kl_trips = 0
         self.best: tuple[float, int, dict] | None = None  # (val exact match, update, state)
-        self.interrupt_requested = False
-        """Set by a caller (Ctrl-C does the same): stop after the running update, checkpointed."""
-        self._interrupt = GracefulInterrupt()
+        self._interrupt = GracefulInterrupt()  # Ctrl-C: stop after the running update
         self.stop_reason: str | None = None
         self.doctor = None
         if config.doctor:
@@ -257,7 +256,6 @@ class RouterPPOTrainer:
 
     def save_checkpoint(self) -> Path:
         path = self.checkpoint_dir / f"update_{self.update:05d}.pt"
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "update": self.update, "kl_trips": self.kl_trips,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -267,9 +265,7 @@ class RouterPPOTrainer:
             "doctor": self.doctor.state_dict() if hasattr(self.doctor, "state_dict") else None,
             "best": self.best,
         }
-        tmp = path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(path)  # an interrupted save never leaves a corrupt "latest" checkpoint
+        atomic_torch_save(path, state)  # an interrupted save never leaves a corrupt "latest"
         return path
 
     def latest_checkpoint(self) -> Path | None:
@@ -515,7 +511,7 @@ class RouterPPOTrainer:
                 progress(self.update, cfg.total_updates, metrics)
             if cfg.checkpoint_every and self.update % cfg.checkpoint_every == 0:
                 self.save_checkpoint()
-            if self.interrupt_requested or self._interrupt.requested:
+            if self._interrupt.requested:
                 self.save_checkpoint()
                 raise KeyboardInterrupt
             if self.doctor is not None:

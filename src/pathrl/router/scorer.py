@@ -367,8 +367,10 @@ class PathScorer(nn.Module):
         return {"path": torch.tensor(out, dtype=torch.long)}
 
     @staticmethod
-    def supervised_loss(logits: dict[str, torch.Tensor],
-                        labels: dict[str, torch.Tensor]) -> torch.Tensor:
+    def supervised_loss(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
+                        via_null_weight: float = 1.0) -> torch.Tensor:
+        """Cross-entropy over the legal paths (`via_null_weight` concerns the three heads'
+        via class only: a path has no "none" class to down-weight)."""
         return nn.functional.cross_entropy(logits["path"], labels["path"].to(
             logits["path"].device))
 

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from pathrl.errors import PathrlError
+from pathrl.io import atomic_torch_save
 from pathrl.rl.interrupt import GracefulInterrupt
 from pathrl.rl.logging import RunLogger
 from pathrl.router.model import RouterModel
@@ -61,12 +62,14 @@ class SFTConfig:
             raise PathrlError(f"via_null_weight must be in (0, 10], got {self.via_null_weight}")
 
 
-def sft_loss(model: RouterModel, logits: dict[str, torch.Tensor],
-             labels: dict[str, torch.Tensor], via_null_weight: float) -> torch.Tensor:
-    """The supervised loss of either router (three-head CE, or CE over legal paths)."""
-    if isinstance(model, RouterModel):
-        return model.supervised_loss(logits, labels, via_null_weight)
-    return model.supervised_loss(logits, labels)
+@dataclass
+class BestEpoch:
+    """The best validated epoch so far, and how many epochs have not beaten it."""
+
+    exact_match: float = -1.0
+    state: dict[str, torch.Tensor] | None = None  # the trained parameters (see below)
+    epoch: int = -1
+    stale: int = 0
 
 
 class SFTTrainer:
@@ -147,7 +150,7 @@ class SFTTrainer:
             enc = model.tokenize([questions[j] for j in idx])
             out = model.policy(enc, with_value=False)
             batch_labels = {h: labels[h][idx] for h in model.action_heads}
-            loss = sft_loss(model, out.logits, batch_labels, cfg.via_null_weight)
+            loss = model.supervised_loss(out.logits, batch_labels, cfg.via_null_weight)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.actor_parameters(), cfg.max_grad_norm)
@@ -176,11 +179,7 @@ class SFTTrainer:
 
     def _save_checkpoint(self, state: dict[str, Any]) -> None:
         """The whole training state after an epoch (atomic: a crash never leaves half a file)."""
-        path = self.checkpoint_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(state, tmp)
-        tmp.replace(path)
+        atomic_torch_save(self.checkpoint_path, state)
 
     def _load_checkpoint(self) -> dict[str, Any]:
         if not self.checkpoint_path.is_file():
@@ -218,7 +217,7 @@ class SFTTrainer:
         logger = RunLogger(self.out_dir, "sft_metrics")
         questions = [ex.question for ex in self.train_set]
         labels = self._labels(groups)
-        best = [-1.0, None, -1, 0]  # validation exact match, state, epoch, stale epochs
+        best = BestEpoch()
         start = time.perf_counter()
         history: list[dict] = []
         first_epoch = 0
@@ -234,7 +233,7 @@ class SFTTrainer:
                                   "with --force") from None
             generator.set_state(state["generator"])
             torch.set_rng_state(state["torch_rng"])
-            best, history, first_epoch = list(state["best"]), state["history"], state["epoch"]
+            best, history, first_epoch = state["best"], state["history"], state["epoch"]
             logger.truncate_after(first_epoch - 1)
         else:
             logger.path.unlink(missing_ok=True)
@@ -254,32 +253,31 @@ class SFTTrainer:
                     history.append(record)
                     if progress:
                         progress(epoch + 1, cfg.epochs, record)
-                    if metrics["exact_match"] > best[0]:
-                        best[:] = [metrics["exact_match"], self._trainable_state(), epoch, 0]
+                    if metrics["exact_match"] > best.exact_match:
+                        best = BestEpoch(metrics["exact_match"], self._trainable_state(), epoch)
                     else:
-                        best[3] += 1
-                    done = best[3] >= cfg.patience or epoch + 1 == cfg.epochs
+                        best.stale += 1
+                    done = best.stale >= cfg.patience or epoch + 1 == cfg.epochs
                     if cfg.checkpoint_every_epoch or interrupt.requested:
                         self._save_checkpoint({
                             "epoch": epoch + 1, "model": self._trainable_state(),
                             "optimizer": optimizer.state_dict(),
                             "scheduler": scheduler.state_dict(),
                             "generator": generator.get_state(),
-                            "torch_rng": torch.get_rng_state(), "best": tuple(best),
+                            "torch_rng": torch.get_rng_state(), "best": best,
                             "history": history, "config": asdict(cfg)})
                     if interrupt.requested and not done:
                         raise KeyboardInterrupt
-                    if best[3] >= cfg.patience:
+                    if best.stale >= cfg.patience:
                         break
         except KeyboardInterrupt:
             logger.close()
             raise
-        best_em, best_state, best_epoch, _stale = best
         logger.close()
-        if best_state is not None:
-            self._load_trainable_state(best_state)
+        if best.state is not None:
+            self._load_trainable_state(best.state)
         model.save_pretrained(self.out_dir / "model")
-        summary = {"best_epoch": best_epoch, "best_val_exact_match": best_em,
+        summary = {"best_epoch": best.epoch, "best_val_exact_match": best.exact_match,
                    # Without a validation split the "best epoch" was picked on train data.
                    "selected_on": "val" if self.val_set else "train",
                    "epochs_run": len(history), "wall_s": time.perf_counter() - start,

@@ -2,7 +2,7 @@
 methods. The CLI, the services and Python users call these; nothing here prints or parses.
 
     model, summary = train_sft(schema, splits, out, head="scorer", database=db)
-    pool = prompt_pool(schema, db, model, seen=splits, seed=7)
+    pool = prompt_pool(model, fresh_questions(schema, db, seen=splits, seed=7))
     model, summary = train_ppo(schema, splits, out / "sft" / "model", out / "ppo",
                                database=db, pool=pool)
 """
@@ -117,17 +117,13 @@ def fresh_questions(schema: Schema, database, seen: Mapping[str, Sequence], seed
     return pool
 
 
-def prompt_pool(schema: Schema, database, model, seen: Mapping[str, Sequence], seed: int,
-                size_factor: float = 2.0, floor: float = 0.05,
-                languages: tuple[str, ...] = ("en", "zh"),
-                candidates: Sequence | None = None) -> PromptPool:
-    """Fresh questions for RL, as RLHF gives PPO its own prompts: the SFT training questions
-    are memorised (rollout exact match ~1.0, nothing to learn), so the pool is written by the
-    generator with another seed (`fresh_questions`, or the given `candidates`), minus every
-    question of any split, and weighted towards what SFT gets wrong or is unsure of:
+def prompt_pool(model, candidates: Sequence, floor: float = 0.05) -> PromptPool:
+    """PPO's own prompts, as RLHF gives PPO its own prompt set: the SFT training questions are
+    memorised (rollout exact match ~1.0, nothing to learn), so rollouts draw from
+    `candidates` (`fresh_questions`: written by the generator with another seed, in no split),
+    weighted towards what the SFT router gets wrong or is unsure of:
     weight = 1 - p_sft(label) + `floor`."""
-    pool = list(candidates) if candidates is not None else fresh_questions(
-        schema, database, seen, seed, size_factor, languages)
+    pool = list(candidates)
     label_probs, correct = label_probabilities(model, pool)
     weights = [1.0 - p + floor for p in label_probs]
     return PromptPool(pool, weights, sum(correct) / len(pool))
@@ -142,7 +138,8 @@ def label_probabilities(model, examples: Sequence,
     correct: list[bool] = []
     for i in range(0, len(examples), batch_size):
         chunk = list(examples[i:i + batch_size])
-        routings = model.route_batch([ex.question for ex in chunk], top_k=10_000)
+        routings = model.route_batch([ex.question for ex in chunk],
+                                     top_k=len(model.vocab.triples))
         for ex, routing in zip(chunk, routings, strict=True):
             probs.append(next((r.probability for r in routing.routes if r.triple == ex.triple),
                               0.0))
@@ -154,7 +151,7 @@ def train_ppo(schema: Schema, splits: Mapping[str, Sequence], sft_dir: Path, out
               preset: str = "golden", updates: int | None = None, critic: str | None = None,
               resume: bool = False, exec_feedback: bool = False, seed: int = 7, database=None,
               stop_on_critical: bool = False, pool: PromptPool | None = None,
-              progress: Progress | None = None) -> tuple[Any, dict]:
+              model=None, progress: Progress | None = None) -> tuple[Any, dict]:
     """PPO from an SFT router. With `pool`, rollouts draw from it (weighted); otherwise from
     the SFT training split, uniformly (method §5's setup)."""
     from pathrl.router.ppo import PPOConfig, RouterPPOTrainer
@@ -166,7 +163,8 @@ def train_ppo(schema: Schema, splits: Mapping[str, Sequence], sft_dir: Path, out
     if critic is not None:
         overrides["critic"] = critic
     config = PPOConfig.preset(preset, **overrides)
-    model = load_router(sft_dir, schema, database)
+    if model is None:  # the SFT router, unless the caller already loaded it
+        model = load_router(sft_dir, schema, database)
     prompts = pool.examples if pool is not None else list(splits["train"])
     executor = None
     if exec_feedback:
