@@ -99,8 +99,9 @@ def _ppo(schema, splits, sft_dir: Path, out: Path, preset: str, updates: int | N
 
 def _general(corpus_dir: Path, out: Path, backbone: str, epochs: int, seed: int,
              max_schemas: int | None, init: Path | None) -> None:
-    from pathrl.router.workflows import build_corpus, train_general
+    from pathrl.router.workflows import build_corpus, schema_corpus, train_general
 
+    schema_corpus(corpus_dir)  # a wrong folder is one line, before any progress bar
     with _progress("questions per schema", 1) as advance:
         corpus = build_corpus(corpus_dir, seed=seed, limit=max_schemas,
                               on_schema=lambda name, done, total: advance(done, total, {}))
@@ -183,6 +184,8 @@ def sft_cmd(data: Annotated[Path | None, typer.Option(
         raise PathrlError("give --data DIR (a dataset) or --schemas DIR (a schema corpus)")
     if resume and (force or schemas is not None):
         raise PathrlError("--resume continues one SFT run: not with --force or --schemas")
+    if resume and not (out / "checkpoints" / "sft_last.pt").is_file():
+        raise PathrlError(f"--resume: no SFT checkpoint in {out / 'checkpoints'}")
     if not resume:
         _claim_output(out, force, SFT_OUTPUTS + ("checkpoints",), "--out")
     if schemas is not None:
