@@ -40,7 +40,7 @@ from pathrl.backbones import BackboneSource, load_encoder, load_tokenizer, resol
 from pathrl.errors import PathrlError
 from pathrl.linking import LINK_FEATURES, SchemaLinker, column_words
 from pathrl.naming import column_phrase, table_noun
-from pathrl.paths import LegalPath, PathVocab, Triple
+from pathrl.paths import PathVocab, Triple
 from pathrl.router.model import (
     ExtendedEmbedding,
     _transformer_layers,
@@ -99,13 +99,6 @@ def table_text(schema: Schema, table_name: str, max_columns: int = 12) -> str:
                                               for f in table.fields]
     head = " / ".join(dict.fromkeys(n for n in names if n))
     return f"{head}: {', '.join(columns[:max_columns])}"
-
-
-def path_text(schema: Schema, path: LegalPath) -> str:
-    """A readable rendering of a legal path (for reports and prompts)."""
-    if path.is_single_table:
-        return f"{table_noun(path.anchor)} (one table)"
-    return " -> ".join(table_noun(t) for t in path.tables)
 
 
 @dataclass
@@ -195,13 +188,14 @@ class PathScorer(nn.Module):
     @torch.no_grad()
     def embed_tables(self, schema: Schema) -> torch.Tensor:
         texts = [table_text(schema, t) for t in schema.table_names]
+        device = next(self.table_encoder.parameters()).device
         embeddings = []
         for i in range(0, len(texts), 64):
             enc = self.tokenizer(texts[i:i + 64], padding=True, truncation=True,
                                  max_length=self.config.table_max_length, return_tensors="pt")
-            ids = enc["input_ids"].clamp(max=self._table_vocab - 1)
-            device = self.table_encoder.device if hasattr(self.table_encoder, "device") else None
-            ids, mask = ids.to(device), enc["attention_mask"].to(device)
+            # Table texts use the original vocabulary (the frozen encoder knows no new rows).
+            ids = enc["input_ids"].clamp(max=self._table_vocab - 1).to(device)
+            mask = enc["attention_mask"].to(device)
             states = self.table_encoder(input_ids=ids, attention_mask=mask).last_hidden_state
             m = mask.unsqueeze(-1).to(states.dtype)
             embeddings.append((states * m).sum(1) / m.sum(1).clamp_min(1.0))
