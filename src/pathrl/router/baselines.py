@@ -24,7 +24,6 @@ probability 1.0 (neither ranks alternatives), and no route otherwise.
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import time
@@ -34,6 +33,7 @@ from typing import Any, Protocol
 
 from pathrl.data.lexicon import LexicalResolver, has_cjk, plural, table_words
 from pathrl.errors import PathrlError
+from pathrl.local_lm import LocalLM
 from pathrl.paths import PathVocab, Triple
 from pathrl.router.protocol import Routing, check_questions, routing_from_triples
 from pathrl.schema import Schema
@@ -424,12 +424,10 @@ class LLMBaseline:
         self.vocab = vocab
         self.config = config or BaselineConfig()
         self.matcher = TableMatcher(schema, vocab)
-        self.model = model
-        self.tokenizer = tokenizer
+        self.lm = LocalLM(self.config.backbone, model, tokenizer)
         self.client = client
         self.last_outputs: list[str] = []  # raw answers of the last predict call
         self.last_seconds = 0.0
-        self._prefix: tuple[Any, int, str] | None = None  # (kv cache, length, text)
 
     # -- public -----------------------------------------------------------------------------
     def predict(self, questions: list[str]) -> list[Triple | None]:
@@ -478,86 +476,25 @@ class LLMBaseline:
         return [self.client.complete(self.messages(q)) for q in questions]
 
     # -- local transformers model -----------------------------------------------------------
-    def _load(self) -> None:
-        if self.model is not None and self.tokenizer is not None:
-            return
-        from pathrl.backbones import load_causal_lm, load_tokenizer, resolve_backbone
+    @property
+    def model(self) -> Any:
+        return self.lm.model
 
-        source = resolve_backbone(self.config.backbone)
-        self.tokenizer = self.tokenizer or load_tokenizer(source)
-        self.model = self.model or load_causal_lm(source)
-        self.model.eval()
-
-    def _texts(self, questions: list[str]) -> tuple[str, list[str]]:
-        """(shared prefix, per-question suffixes) of the rendered prompts."""
-        tok = self.tokenizer
-        prime = "anchor:" if self.config.prime else ""
-        if getattr(tok, "chat_template", None):
-            shared = tok.apply_chat_template(self.messages(None), tokenize=False)
-            fulls = [tok.apply_chat_template(self.messages(q), tokenize=False,
-                                             add_generation_prompt=True) + prime
-                     for q in questions]
-        else:  # a base model: plain text with the same content
-            msgs = self.messages(None)
-            shared = msgs[0]["content"] + "\n\n" + "".join(
-                f"Question: {m['content']}\n" if m["role"] == "user" else
-                f"Answer: {m['content']}\n\n" for m in msgs[1:])
-            fulls = [f"{shared}Question: {q}\nAnswer: {prime}" for q in questions]
-        if not self.config.prefix_cache or not all(f.startswith(shared) for f in fulls):
-            return "", fulls
-        return shared, [f[len(shared):] for f in fulls]
+    @property
+    def tokenizer(self) -> Any:
+        return self.lm.tokenizer
 
     def _answer_local(self, questions: list[str]) -> list[str]:
-        import torch
-
-        self._load()
-        tok, model = self.tokenizer, self.model
-        prefix_text, suffixes = self._texts(questions)
+        lm = self.lm
         prime = "anchor:" if self.config.prime else ""
-        stop_ids = {i for i in (tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>"))
-                    if isinstance(i, int) and i >= 0 and i != tok.unk_token_id}
-        newline = tok.encode("\n", add_special_tokens=False)
-        if len(newline) == 1:
-            stop_ids.add(newline[0])  # the answer is one line
-        pad = tok.pad_token_id if tok.pad_token_id is not None else next(iter(stop_ids), 0)
-        outputs: list[str] = []
-        with torch.inference_mode():
-            prefix_ids: list[int] = []
-            cache = None
-            if prefix_text:
-                if self._prefix is None or self._prefix[2] != prefix_text:
-                    ids = tok(prefix_text, add_special_tokens=False,
-                              return_tensors="pt").input_ids
-                    past = model(input_ids=ids, use_cache=True).past_key_values
-                    self._prefix = (past, ids.shape[1], prefix_text)
-                cache = self._prefix[0]
-                prefix_ids = tok(prefix_text, add_special_tokens=False).input_ids
-                if len(prefix_ids) != self._prefix[1]:
-                    raise PathrlError("tokenizer is not deterministic on the prompt prefix")
-            for i in range(0, len(suffixes), self.config.batch_size):
-                chunk = suffixes[i:i + self.config.batch_size]
-                encoded = [tok(s, add_special_tokens=not prefix_text).input_ids for s in chunk]
-                width = max(len(e) for e in encoded)
-                # Left padding, between the shared prefix and each question.
-                rows = [prefix_ids + [pad] * (width - len(e)) + e for e in encoded]
-                mask = [[1] * len(prefix_ids) + [0] * (width - len(e)) + [1] * len(e)
-                        for e in encoded]
-                kwargs: dict[str, Any] = {}
-                if cache is not None:
-                    past = copy.deepcopy(cache)
-                    if len(chunk) > 1:
-                        past.batch_repeat_interleave(len(chunk))
-                    kwargs["past_key_values"] = past
-                start = len(rows[0])
-                generated = model.generate(
-                    input_ids=torch.tensor(rows), attention_mask=torch.tensor(mask),
-                    max_new_tokens=self.config.max_new_tokens, do_sample=False,
-                    num_beams=1, use_cache=True, eos_token_id=sorted(stop_ids),
-                    pad_token_id=pad, temperature=None, top_p=None, top_k=None,
-                    stopping_criteria=[_AnswerComplete(tok, start, prime)], **kwargs)
-                for row in generated[:, start:]:
-                    outputs.append(prime + tok.decode(row, skip_special_tokens=True))
-        return outputs
+        prefix_text, suffixes = lm.render(self.messages(None),
+                                          [self.messages(q) for q in questions], prime,
+                                          prefix_cache=self.config.prefix_cache)
+        texts = lm.complete(prefix_text, suffixes, max_new_tokens=self.config.max_new_tokens,
+                            batch_size=self.config.batch_size,
+                            stop_ids=lm.stop_ids(newline=True),  # the answer is one line
+                            stopping=lambda start: _AnswerComplete(lm.tokenizer, start, prime))
+        return [prime + text for text in texts]
 
 
 # -- factory and scoring -----------------------------------------------------------------------
