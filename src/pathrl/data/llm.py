@@ -1,11 +1,12 @@
 """Optional paraphrases from any OpenAI-compatible chat endpoint (vLLM, Ollama, DashScope...).
 
 Only the standard library is used (urllib): `POST {base_url}/chat/completions`. Answers are
-cached on disk (keyed by endpoint, model, prompt and temperature; the API key is never stored),
-requests are rate limited and retried with exponential backoff on timeouts, connection errors,
-HTTP 429 and 5xx, and a malformed answer (not a JSON list of strings) is asked again and then
-raised as an `LLMError` with a clear message. The builder re-checks every paraphrase (entity kept,
-language kept, reads back as exactly its path) before using it.
+cached on disk by `ResponseCache` (keyed by endpoint, model, prompt and temperature; the API key
+is never stored; `pathrl.generate`'s chat backend shares it), requests are rate limited and
+retried with exponential backoff on timeouts, connection errors, HTTP 429 and 5xx, and a
+malformed answer (not a JSON list of strings) is asked again and then raised as an `LLMError`
+with a clear message. The builder re-checks every paraphrase (entity kept, language kept, reads
+back as exactly its path) before using it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class LLMSettings:
     requests_per_minute: float = 60.0
     temperature: float = 0.8
     cache_dir: Path | None = None
+    answer_length: int | None = None  # cap on the answer in tokens, sent as max_tokens
 
     @classmethod
     def from_env(cls, base_url: str | None = None, model: str | None = None,
@@ -89,8 +91,11 @@ class ChatClient:
     def complete(self, messages: list[dict[str, str]]) -> str:
         """The assistant message content; LLMError after `max_retries` retries."""
         s = self.settings
-        body = json.dumps({"model": s.model, "messages": messages,
-                           "temperature": s.temperature}).encode()
+        payload: dict[str, Any] = {"model": s.model, "messages": messages,
+                                   "temperature": s.temperature}
+        if s.answer_length is not None:
+            payload["max_tokens"] = s.answer_length
+        body = json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"}
         if s.api_key:
             headers["Authorization"] = f"Bearer {s.api_key}"
@@ -135,6 +140,54 @@ class ChatClient:
                        f"attempt(s): {last_error}")
 
 
+class ResponseCache:
+    """Answers on disk, one JSON file per request, keyed by endpoint, model, temperature,
+    answer cap and messages (never the API key). Entries are written atomically; settings
+    without a `cache_dir` cache nothing. Shared by the paraphraser and the query generator."""
+
+    def __init__(self, settings: LLMSettings):
+        self.settings = settings
+        self.hits = 0
+
+    def path(self, messages: list[dict[str, str]]) -> Path | None:
+        s = self.settings
+        if s.cache_dir is None:
+            return None
+        request: dict[str, Any] = {"base_url": s.base_url, "model": s.model,
+                                   "temperature": s.temperature, "messages": messages}
+        if s.answer_length is not None:  # absent otherwise: earlier entries keep their keys
+            request["max_tokens"] = s.answer_length
+        key = json.dumps(request, ensure_ascii=False, sort_keys=True)
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return Path(s.cache_dir) / digest[:2] / f"{digest}.json"
+
+    def read(self, messages: list[dict[str, str]]) -> str | None:
+        path = self.path(messages)
+        if path is None or not path.is_file():
+            return None
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        self.hits += 1
+        return text
+
+    def drop(self, messages: list[dict[str, str]]) -> None:
+        """Forget a damaged entry (it will be asked again)."""
+        path = self.path(messages)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def write(self, messages: list[dict[str, str]], text: str) -> None:
+        path = self.path(messages)
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)  # a reader never sees half an entry
+
+
 def parse_string_list(content: str) -> list[str]:
     """A JSON array of strings, possibly inside a ```json fence; ValueError otherwise."""
     text = _FENCE.sub("", content.strip()).strip()
@@ -153,7 +206,7 @@ class LLMParaphraser:
     def __init__(self, settings: LLMSettings, client: ChatClient | None = None):
         self.settings = settings
         self.client = client or ChatClient(settings)
-        self.cache_hits = 0
+        self.cache = ResponseCache(settings)
 
     def describe(self) -> str:
         return self.settings.describe()
@@ -175,24 +228,18 @@ class LLMParaphraser:
                 f"strings and nothing else.\nQuestion: {question}")},
         ]
 
-    def _cache_path(self, messages: list[dict[str, str]]) -> Path | None:
-        if self.settings.cache_dir is None:
-            return None
-        key = json.dumps({"base_url": self.settings.base_url, "model": self.settings.model,
-                          "temperature": self.settings.temperature, "messages": messages},
-                         ensure_ascii=False, sort_keys=True)
-        digest = hashlib.sha256(key.encode()).hexdigest()
-        return Path(self.settings.cache_dir) / digest[:2] / f"{digest}.json"
+    @property
+    def cache_hits(self) -> int:
+        return self.cache.hits
 
     def paraphrase(self, question: str, lang: str, n: int, keep: list[str]) -> list[str]:
         messages = self.messages(question, lang, n, keep)
-        cache = self._cache_path(messages)
-        if cache is not None and cache.is_file():
+        cached = self.cache.read(messages)
+        if cached is not None:
             try:
-                self.cache_hits += 1
-                return parse_string_list(cache.read_text(encoding="utf-8"))
+                return parse_string_list(cached)
             except ValueError:
-                cache.unlink(missing_ok=True)  # a damaged entry: ask again
+                self.cache.drop(messages)  # a damaged entry: ask again
         problem = ""
         for _ in range(self.settings.max_retries + 1):
             content = self.client.complete(messages)
@@ -201,11 +248,7 @@ class LLMParaphraser:
             except ValueError as exc:
                 problem = f"{exc}; got {content[:200]!r}"
                 continue
-            if cache is not None:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cache.with_suffix(f".tmp{os.getpid()}")
-                tmp.write_text(json.dumps(answers, ensure_ascii=False), encoding="utf-8")
-                tmp.replace(cache)  # a reader never sees half an entry
+            self.cache.write(messages, json.dumps(answers, ensure_ascii=False))
             return answers[:n]
         raise LLMError(f"LLM endpoint {self.describe()} did not answer with a JSON list of "
                        f"strings after {self.settings.max_retries + 1} attempt(s): {problem}")
