@@ -34,7 +34,9 @@ BACKENDS = ("sqlite", "postgres", "mongo")
 
 @dataclass
 class ExecResult:
-    """Outcome of one query: `status` is ok (rows found), empty, or error (with `error`)."""
+    """Outcome of one query: `status` is ok (rows found), empty, or error (with `error`).
+    `truncated`: the query had more rows than the `max_rows` it ran with (only those are
+    kept; `count` counts them)."""
 
     status: str
     count: int = 0
@@ -42,11 +44,15 @@ class ExecResult:
     elapsed_ms: float = 0.0
     error: str | None = None
     query: str = ""
+    truncated: bool = False
 
     def to_dict(self, max_rows: int | None = None) -> dict[str, Any]:
-        return {"query": self.query, "status": self.status, "count": self.count,
-                "rows": self.rows[:max_rows] if max_rows is not None else self.rows,
-                "elapsed_ms": round(self.elapsed_ms, 3), "error": self.error}
+        out = {"query": self.query, "status": self.status, "count": self.count,
+               "rows": self.rows[:max_rows] if max_rows is not None else self.rows,
+               "elapsed_ms": round(self.elapsed_ms, 3), "error": self.error}
+        if self.truncated:
+            out["truncated"] = True
+        return out
 
 
 def _json_value(value: Any) -> Any:
@@ -60,10 +66,21 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _result(rows: list[dict[str, Any]], start: float, query: str) -> ExecResult:
-    clean = [{k: _json_value(v) for k, v in r.items()} for r in rows]
+def _result(rows: list[dict[str, Any]], start: float, query: str,
+            max_rows: int | None = None) -> ExecResult:
+    """`rows` as JSON-ready values; with `max_rows`, `rows` may hold one row more (fetched
+    to tell that the query was cut), which is dropped and flagged as `truncated`."""
+    truncated = max_rows is not None and len(rows) > max_rows
+    clean = [{k: _json_value(v) for k, v in r.items()} for r in rows[:max_rows]]
     return ExecResult("ok" if clean else "empty", len(clean), clean,
-                      (time.perf_counter() - start) * 1e3, None, query)
+                      (time.perf_counter() - start) * 1e3, None, query, truncated)
+
+
+def _check_limits(max_rows: int | None, timeout_s: float | None) -> None:
+    if max_rows is not None and max_rows < 1:
+        raise PathrlError(f"max_rows must be >= 1, got {max_rows}")
+    if timeout_s is not None and timeout_s <= 0:
+        raise PathrlError(f"timeout_s must be > 0, got {timeout_s}")
 
 
 class Database:
@@ -129,28 +146,45 @@ class SQLDatabase(Database):
                               f"{message[0] if message else exc.__class__.__name__}") from None
 
     @contextmanager
-    def _read_connection(self) -> Iterator[sa.Connection]:
+    def _read_connection(self, timeout_s: float | None = None) -> Iterator[sa.Connection]:
         """A connection that cannot write. SQLite: `PRAGMA query_only` (switched off again
         before the connection goes back to the pool, so `write` still works). PostgreSQL:
         `SET TRANSACTION READ ONLY` on the transaction the query runs in (a SET SESSION
-        CHARACTERISTICS would only apply to the *next* transaction), always rolled back."""
+        CHARACTERISTICS would only apply to the *next* transaction), always rolled back.
+        `timeout_s` interrupts a query running longer: SQLite through a progress handler,
+        PostgreSQL through `SET LOCAL statement_timeout`."""
         with self.engine.connect() as conn:
+            raw = None
             if self.backend == "sqlite":
                 conn.exec_driver_sql("PRAGMA query_only = ON")
+                if timeout_s is not None:
+                    raw = conn.connection.driver_connection
+                    deadline = time.monotonic() + timeout_s
+                    # Called every 10k SQLite VM steps; a true value aborts the query.
+                    raw.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
             else:
                 conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                if timeout_s is not None:
+                    conn.exec_driver_sql(
+                        f"SET LOCAL statement_timeout = {max(1, round(timeout_s * 1000))}")
             try:
                 yield conn
             finally:
                 conn.rollback()
+                if raw is not None:
+                    raw.set_progress_handler(None, 0)
                 if self.backend == "sqlite":
                     conn.exec_driver_sql("PRAGMA query_only = OFF")
 
     def execute_hops(self, hops: tuple[Hop, ...], anchor: str, flt: Filter) -> ExecResult:
         return self.execute(sql_query(self.schema, hops, anchor, flt, self.engine.dialect))
 
-    def execute(self, query: SQLQuery | str, params: dict[str, Any] | None = None) -> ExecResult:
-        """Run a generated query, or a raw single SELECT (anything else is refused)."""
+    def execute(self, query: SQLQuery | str, params: dict[str, Any] | None = None, *,
+                max_rows: int | None = None, timeout_s: float | None = None) -> ExecResult:
+        """Run a generated query, or a raw single SELECT (anything else is refused). With
+        `max_rows` at most that many rows are fetched (`truncated` says there were more);
+        with `timeout_s` a query running longer is interrupted (status error)."""
+        _check_limits(max_rows, timeout_s)
         if isinstance(query, str):
             stripped = query.strip().rstrip(";")
             if not _READ_ONLY_SQL.match(stripped) or ";" in stripped:
@@ -160,14 +194,19 @@ class SQLDatabase(Database):
             statement, text = query.statement, query.text
         start = time.perf_counter()
         try:
-            with self._read_connection() as conn:
+            with self._read_connection(timeout_s) as conn:
                 result = conn.execute(statement, params or {})
-                rows = [dict(r._mapping) for r in result]
+                fetched = result.fetchall() if max_rows is None else result.fetchmany(
+                    max_rows + 1)
+                rows = [dict(r._mapping) for r in fetched]
         except SQLAlchemyError as exc:
             message = str(getattr(exc, "orig", exc)).splitlines()[0]
+            if timeout_s is not None and message in ("interrupted", "canceling statement due "
+                                                     "to statement timeout"):
+                message = f"timed out after {timeout_s:g} s"
             return ExecResult("error", elapsed_ms=(time.perf_counter() - start) * 1e3,
                               error=message, query=text)
-        return _result(rows, start, text)
+        return _result(rows, start, text, max_rows)
 
     def write(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         """(Re)create the schema's tables and insert `rows` (used for the demo database).
@@ -263,18 +302,28 @@ class MongoDatabase(Database):
     def execute_hops(self, hops: tuple[Hop, ...], anchor: str, flt: Filter) -> ExecResult:
         return self.execute(mongo_query(self.schema, hops, anchor, flt))
 
-    def execute(self, query: MongoQuery) -> ExecResult:
-        """Run an aggregation pipeline (write stages and server-side JS are refused)."""
+    def execute(self, query: MongoQuery, *, max_rows: int | None = None,
+                timeout_s: float | None = None) -> ExecResult:
+        """Run an aggregation pipeline (write stages and server-side JS are refused). With
+        `max_rows` a final `$limit` keeps one row more than that (`truncated` says there
+        were more); with `timeout_s` the server stops it (`maxTimeMS`; mongomock ignores
+        it)."""
         from pymongo.errors import PyMongoError
 
+        _check_limits(max_rows, timeout_s)
         _check_read_only(query.pipeline)
+        pipeline = list(query.pipeline)
+        if max_rows is not None:
+            pipeline.append({"$limit": max_rows + 1})
+        options = {"maxTimeMS": max(1, round(timeout_s * 1000))} if timeout_s else {}
         start = time.perf_counter()
         try:
-            rows = list(self.db[query.collection].aggregate(query.pipeline))
-        except (PyMongoError, NotImplementedError, KeyError, TypeError, ValueError) as exc:
+            rows = list(self.db[query.collection].aggregate(pipeline, **options))
+        except (PyMongoError, NotImplementedError, KeyError, TypeError, ValueError,
+                AttributeError) as exc:
             return ExecResult("error", elapsed_ms=(time.perf_counter() - start) * 1e3,
                               error=f"{exc.__class__.__name__}: {exc}", query=query.text)
-        return _result(rows, start, query.text)
+        return _result(rows, start, query.text, max_rows)
 
     def write(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         """Replace each collection's documents; dates become BSON datetimes, `_id` = key."""
