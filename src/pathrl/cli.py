@@ -28,6 +28,7 @@ app = typer.Typer(
 def _register() -> None:
     from pathrl.data.cli import app as data_app
     from pathrl.doctor.cli import app as doctor_app
+    from pathrl.mcp_server.cli import mcp
     from pathrl.router.cli import demo, eval_cmd, route, train_app
     from pathrl.schema_cli import db_app, query, schema_app
     from pathrl.synth.cli import app as synth_app
@@ -41,6 +42,7 @@ def _register() -> None:
     app.command("eval")(eval_cmd)
     app.command("demo")(demo)
     app.command("query")(query)
+    app.command("mcp")(mcp)
     app.add_typer(doctor_app, name="doctor")
     app.add_typer(warmup_app, name="warmup")
     app.add_typer(synth_app, name="synth")
