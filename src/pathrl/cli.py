@@ -31,6 +31,7 @@ def _register() -> None:
     from pathrl.mcp_server.cli import mcp
     from pathrl.router.cli import demo, eval_cmd, route, train_app
     from pathrl.schema_cli import db_app, query, schema_app
+    from pathrl.serve.cli import serve
     from pathrl.synth.cli import app as synth_app
     from pathrl.warmup.cli import app as warmup_app
 
@@ -42,6 +43,7 @@ def _register() -> None:
     app.command("eval")(eval_cmd)
     app.command("demo")(demo)
     app.command("query")(query)
+    app.command("serve")(serve)
     app.command("mcp")(mcp)
     app.add_typer(doctor_app, name="doctor")
     app.add_typer(warmup_app, name="warmup")

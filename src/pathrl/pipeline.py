@@ -4,6 +4,7 @@
     answer = qa.ask("Show the change records of the contracts of project Riyadh Railway")
     answer.status, answer.route.path.id, answer.entity, answer.query, answer.rows
     answers = qa.ask_batch(questions)  # one route_batch call
+    qa.answer_route(RankedRoute(vocab.path_by_id["project>contract"], 1.0), "Riyadh Railway")
 
 The entity is looked up in the route's anchor table (its rows are read once per table):
 first among the display values (the field the query filters on), then among the table's other
@@ -337,6 +338,29 @@ class RoutedQA:
         result = self.database.run_path(route.path, Filter())
         status = "error" if result.status == "error" else "no_entity"
         return Answer(question, status, route, result=result)
+
+    def answer_route(self, route: RankedRoute, entity: str | None,
+                     question: str = "") -> Answer:
+        """The Answer for a route chosen by the caller (no router call): `entity` is a display
+        value of the route's anchor table (matched case-insensitively; the stored spelling is
+        what the query filters on, as a bound parameter), or None for every row along the
+        route. A value the anchor table does not hold is `entity_not_found` with suggestions,
+        and no query runs."""
+        if entity is None:
+            result = self.database.run_path(route.path, Filter())
+            status = "error" if result.status == "error" else "no_entity"
+            return Answer(question, status, route, result=result)
+        display = self.schema.table(route.anchor).display
+        values = self.table_values(route.anchor).display
+        wanted = entity.strip()
+        value = wanted if wanted in values else next(
+            (v for v in values if v.casefold() == wanted.casefold()), None)
+        if value is None:
+            return Answer(question, "entity_not_found", route, mention=entity,
+                          suggestions=self.suggestions(entity, route.anchor))
+        result = self.database.run_path(route.path, Filter(entity=value))
+        return Answer(question, result.status, route, entity=value, mention=entity,
+                      matched_field=display, entities=[value], result=result)
 
     def _run_for(self, route: RankedRoute, values: tuple[str, ...]) -> ExecResult:
         """The route's rows for every anchor row in `values` (display values), merged in the
