@@ -126,6 +126,14 @@ def test_run_route_entity_from_the_question_on_a_given_path(server):
     assert data["question"] == "which contracts does Riyadh Railway have"
 
 
+def test_run_route_entity_is_a_display_value_in_any_case(server):
+    data = _ok(server, "run_route", {"path": "project>milestone", "entity": "riyadh railway"})
+    assert (data["status"], data["entity"], data["mention"]) == (
+        "ok", "Riyadh Railway", "riyadh railway")
+    assert data["rows"] and all(row["project_id"] == data["rows"][0]["project_id"]
+                                for row in data["rows"])
+
+
 def test_run_route_unknown_entity_suggests_and_runs_nothing(server):
     data = _ok(server, "run_route", {"path": "project>contract", "entity": "Riyadh Railwya"})
     assert data["status"] == "entity_not_found"

@@ -93,8 +93,8 @@ PathId = Annotated[str | None, Field(
     description="A legal path id such as 'project>contract' (from route_question or "
                 "list_paths).")]
 Entity = Annotated[str | None, Field(
-    description="A value of the route's anchor table to filter on (its display field, or "
-                "another text column such as a code).")]
+    description="A value of the route's anchor table to filter on: its display field (a "
+                "project's name, a contract's number; see describe_schema), any case.")]
 TableName = Annotated[str | None, Field(description="Only paths passing through this table.")]
 
 

@@ -12,7 +12,6 @@ schema) with a `summary()` for people and for models that read text only. A call
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 from typing import Any, Literal
@@ -340,18 +339,13 @@ class RouterTools:
                             n_rows=0, suggestions=suggestions)
 
     def _answer(self, route: RankedRoute, question: str | None, entity: str | None) -> Answer:
-        """The pipeline's answer on this route. A given `entity` stands for the question's
-        own mention: it must be a value of the anchor table (never silently dropped, which
-        would run the route unfiltered)."""
+        """The pipeline's answer on this route: a given `entity` (a display value of the
+        anchor table) is what the query filters on, as `pathrl serve` does; else the entity is
+        looked for in the question, and with neither every row along the route is returned."""
         qa = self.service.qa
-        label = question or ""
-        if entity is None:
-            return qa.answer(Routing(label, [route]))
-        entity = entity.strip()
-        if qa.find_entity(entity, route.anchor) is None:
-            return Answer(label, "entity_not_found", route, mention=entity,
-                          suggestions=qa.suggestions(entity, route.anchor))
-        return dataclasses.replace(qa.answer(Routing(entity, [route])), question=label)
+        if entity is not None or question is None:
+            return qa.answer_route(route, entity, question or "")
+        return qa.answer(Routing(question, [route]))
 
     def _result(self, answer: Answer, alternatives: list[RankedRoute],
                 limit: int) -> RunRouteResult:
