@@ -193,10 +193,16 @@ def test_schema_lists_tables_fields_and_relations(client, service):
         assert relation["to"].split(".")[0] == relation["to_table"] in names
 
 
-def test_health_says_what_is_loaded(client, service):
-    body = client.get("/health").json()
-    assert body == {"status": "ok", "schema": "demo_pm", "backend": "sqlite", "tables": 12,
-                    "paths": 55, "model": str(service.model_dir)}
+def test_health_says_what_is_loaded_and_how_it_batched(service):
+    with _client(service) as c:
+        before = c.get("/health").json()
+        c.post("/route", json={"questions": ["how many projects", "list suppliers"]})
+        after = c.get("/health").json()
+    assert before == {"status": "ok", "schema": "demo_pm", "backend": "sqlite", "tables": 12,
+                      "paths": 55, "model": str(service.model_dir), "router_calls": 0,
+                      "questions_routed": 0, "largest_batch": 0}
+    assert (after["router_calls"], after["questions_routed"], after["largest_batch"]) == (
+        1, 2, 2)
 
 
 def test_openapi_documents_every_endpoint_and_body(client):

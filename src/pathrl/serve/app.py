@@ -274,7 +274,10 @@ def create_app(service: RouteService, config: ServeConfig | None = None, *,
         info = service.describe()
         return HealthResponse(status="ok", schema_name=info["schema"],
                               backend=service.database.backend, tables=info["tables"],
-                              paths=info["paths"], model=info["model"])
+                              paths=info["paths"], model=info["model"],
+                              router_calls=batcher.stats.calls,
+                              questions_routed=batcher.stats.questions,
+                              largest_batch=batcher.stats.largest)
 
     if playground is not None and (playground / "index.html").is_file():
         # Mounted last: the API routes above match first; everything else is a page asset.

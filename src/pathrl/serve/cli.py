@@ -64,11 +64,7 @@ def serve(model: Annotated[Path, typer.Option("--model", "-m", help="Router dire
           ) -> None:
     """Serve the router as an HTTP API (POST /route, POST /query, GET /paths, /schema,
     /health; docs at /docs) and the playground page at /."""
-    import uvicorn
-
-    from pathrl.serve.app import create_app
     from pathrl.serve.config import ServeConfig
-    from pathrl.service import open_service
 
     levels = ("critical", "error", "warning", "info", "debug")
     if log_level not in levels:
@@ -76,7 +72,13 @@ def serve(model: Annotated[Path, typer.Option("--model", "-m", help="Router dire
     config = ServeConfig(token=token, row_limit=row_limit,
                          cors_origins=tuple(cors_origin or ()), request_timeout_s=timeout,
                          batch_window_ms=batch_window_ms)
-    _check_port_free(host, port)
+    _check_port_free(host, port)  # before the slow imports and the model
+
+    import uvicorn
+
+    from pathrl.serve.app import create_app
+    from pathrl.service import open_service
+
     if not _is_loopback(host) and token is None:
         console.print(f"[yellow]warning:[/] listening on {escape(host)} without --token: "
                       "anyone who can reach this port can query the database")

@@ -239,3 +239,6 @@ class HealthResponse(BaseModel):
     tables: int
     paths: int = Field(description="Legal paths of the schema.")
     model: str | None = Field(description="The router directory.")
+    router_calls: int = Field(description="Batched model calls since start-up.")
+    questions_routed: int = Field(description="Questions those calls routed.")
+    largest_batch: int = Field(description="The most questions one call routed.")
