@@ -421,3 +421,15 @@ def test_cli_bad_model_is_one_line(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "is not a saved router" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cli_port_in_use_is_one_line(tiny_router_dir):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "pathrl.cli", "serve", "--model",
+                               str(tiny_router_dir), "--port", str(port)],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert f"127.0.0.1:{port} is in use" in done.stderr and "Traceback" not in done.stderr
