@@ -26,6 +26,18 @@ Railway".
 - `ambiguous_entity`: the value found belongs to more than `MAX_ROWS_PER_VALUE` anchor rows
   (a category, not a name); no query runs and `suggestions` lists some of them;
 - `no_route`: the router returned no legal route; no query runs.
+
+The question's intent (`pathrl.intent`: a count, counts per group, the top row, an average,
+whether any row exists, a column of the named row, attribute conditions such as "over
+1,000,000" or "signed in 2023") decides what the query computes (`pathrl.query`'s answer
+builders, SQL and MQL). `Answer.intent` says how the question was read and
+`Answer.answer_kind` what the rows are: `answer` (what the question asks: a count, a ranking,
+rows narrowed by the entity or the conditions) or `rows_along_route` (every row along the route,
+because the question named nothing to narrow them or something it says was not understood,
+which the message names). A question read as a plain listing keeps the behaviour above; with
+an intent, `ok` / `empty` also mean the conditions matched rows or none, `no_entity` that the
+answer covers every row along the route, and a value of a column other than the anchor's
+display field is a condition (no one-query-per-row, no `ambiguous_entity`).
 """
 
 from __future__ import annotations
@@ -38,14 +50,29 @@ from typing import Any
 from rapidfuzz import fuzz, process, utils
 
 from pathrl.data.lexicon import field_phrase, has_cjk, humanize, plural, table_words
-from pathrl.db import Database, ExecResult
-from pathrl.paths import PathVocab
-from pathrl.query import Filter
+from pathrl.db import Database, ExecResult, MongoDatabase, SQLDatabase
+from pathrl.errors import PathrlError
+from pathrl.intent import CUE_WORDS, Intent, IntentParser
+from pathrl.linking import SchemaLinker
+from pathrl.paths import LegalPath, PathVocab
+from pathrl.query import (
+    COUNT_LABEL,
+    VALUE_LABEL,
+    AnswerShape,
+    Filter,
+    MongoQuery,
+    SQLQuery,
+    answer_rows,
+    mongo_answer_query,
+    sql_answer_query,
+)
 from pathrl.router.baselines import ZH_CONNECTORS, TableMatcher, entity_spans
 from pathrl.router.protocol import RankedRoute, Router, Routing, check_questions
 
 STATUSES = ("ok", "empty", "error", "no_entity", "entity_not_found", "ambiguous_entity",
             "no_route")
+ANSWER_KINDS = ("answer", "rows_along_route")
+_SHOWN_IN_MESSAGE = 3
 N_SUGGESTIONS = 3
 MAX_AMBIGUOUS_SHOWN = 10
 MAX_ROWS_PER_VALUE = 50  # one query per anchor row holding the value, at most
@@ -106,6 +133,41 @@ class Answer:
     suggestions: list[str] = field(default_factory=list)
     result: ExecResult | None = None
     """The executed query's outcome; None when no query ran."""
+    intent: Intent | None = None
+    """How the question was read (None: not read, e.g. a route chosen by the caller)."""
+    shown_fields: tuple[str, str] = ("id", "name")
+    """(key, display) fields of the rows an answer names (a ranking, an attribute)."""
+
+    @property
+    def answer_kind(self) -> str:
+        """`answer` when a query computed what the question asks (a count, a ranking, rows
+        narrowed by the entity or the question's conditions); `rows_along_route` otherwise:
+        every row along the route (nothing to narrow them, or something not understood)."""
+        if self.result is None or self.status == "error":
+            return "rows_along_route"
+        intent = self.intent
+        if intent is not None and intent.kind != "rows":
+            return "answer"
+        if intent is not None and intent.fell_back:
+            return "rows_along_route"
+        narrowed = bool(self.entities) or self.entity is not None or bool(
+            intent is not None and intent.conditions)
+        return "answer" if narrowed else "rows_along_route"
+
+    @property
+    def value(self) -> Any:
+        """The single value of a count (int), an existence check (bool) or an ungrouped
+        aggregate (a number; None over no rows); None for other answers."""
+        intent = self.intent
+        if intent is None or self.result is None or self.status == "error" or not self.rows:
+            return None
+        if intent.kind == "count":
+            return self.rows[0].get(COUNT_LABEL, 0)
+        if intent.kind == "exists":
+            return bool(self.rows[0].get(COUNT_LABEL, 0))
+        if intent.kind == "aggregate" and not intent.shape.grouped:
+            return self.rows[0].get(VALUE_LABEL)
+        return None
 
     @property
     def query(self) -> str:
@@ -130,12 +192,62 @@ class Answer:
         count = self.result.count if self.result is not None else 0
         if self.status == "error":
             return f"the query failed: {self.result.error if self.result else ''}"
+        if self.intent is not None and (self.intent.kind != "rows" or (
+                self.intent.conditions and self.answer_kind == "answer")):
+            return self._answer_message()
         if self.status == "no_entity":
-            return f"no entity named: all {count} rows along the route, unfiltered"
-        if len(self.entities) > 1:
-            return (f"{count} rows for the {len(self.entities)} {self.route.anchor} rows whose "
+            text = (f"no entity named: all {count} {self.route.target} rows along the route, "
+                    "unfiltered")
+        elif len(self.entities) > 1:
+            text = (f"{count} rows for the {len(self.entities)} {self.route.anchor} rows whose "
                     f"{self.matched_field} is '{self.mention}'")
-        return f"{count} rows for {self.route.anchor} '{self.entity}'"
+        else:
+            text = f"{count} rows for {self.route.anchor} '{self.entity}'"
+        return text + self._not_understood()
+
+    def _not_understood(self) -> str:
+        if self.intent is None or not self.intent.unparsed:
+            return ""
+        shown = ", ".join(str(u) for u in self.intent.unparsed)
+        verb = "was" if len(self.intent.unparsed) == 1 else "were"
+        return f"; the question's {shown} {verb} not understood"
+
+    def _answer_message(self) -> str:
+        """"count of contract rows per supplier for ...: 24 groups"."""
+        intent = self.intent
+        assert intent is not None and self.route is not None
+        text = intent.description
+        if self.entity is not None:
+            text += f", for {self.route.anchor} '{self.entity}'"
+        elif len(self.entities) > 1:
+            text += (f", for the {len(self.entities)} {self.route.anchor} rows whose "
+                     f"{self.matched_field} is '{self.mention}'")
+        elif self.status == "no_entity":
+            text += ", over every row along the route"
+        shape, rows = intent.shape, self.rows
+        if intent.kind in ("count", "exists") or (intent.kind == "aggregate"
+                                                  and not shape.grouped):
+            value = self.value
+            shown = ("yes" if value else "no") if intent.kind == "exists" else _shown(value)
+            return f"{text}: {shown}"
+        if intent.kind in ("group_count", "aggregate"):
+            return f"{text}: {len(rows)} group{'s' if len(rows) != 1 else ''}"
+        key, display = self.shown_fields
+        names = [str(r.get(display, r.get(key, ""))) for r in rows[:_SHOWN_IN_MESSAGE]]
+        more = f" (+{len(rows) - _SHOWN_IN_MESSAGE})" if len(rows) > _SHOWN_IN_MESSAGE else ""
+        if not rows:
+            return f"{text}: none"
+        if intent.kind == "superlative":
+            metric = rows[0].get(shape.metric_label) if shape.grouped else (
+                rows[0].get(shape.column.column) if shape.column else None)
+            tied = f" ({len(rows)} tied)" if len(rows) > 1 else ""
+            shown = f", {_shown(metric)}" if metric is not None else ""
+            return f"{text}: {_quoted_list(names)}{more}{tied}{shown}"
+        if intent.kind == "attribute" and shape.column is not None:
+            pairs = [f"{r.get(display, r.get(key))}: {_shown(r.get(shape.column.column))}"
+                     for r in rows[:_SHOWN_IN_MESSAGE]]
+            return f"{text}: {'; '.join(pairs)}{more}"
+        return f"{text}: {len(rows)} rows"
 
     def to_dict(self, max_rows: int | None = 20) -> dict[str, Any]:
         result = self.result.to_dict(max_rows=max_rows) if self.result is not None else {}
@@ -145,7 +257,28 @@ class Answer:
                 "matched_field": self.matched_field, "suggestions": self.suggestions,
                 "query": self.query, "count": result.get("count", 0),
                 "rows": result.get("rows", []), "elapsed_ms": result.get("elapsed_ms"),
-                "error": result.get("error")}
+                "error": result.get("error"),
+                "intent": self.intent.to_dict() if self.intent is not None else None,
+                "answer_kind": self.answer_kind, "value": self.value}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".") if not value.is_integer() else (
+            f"{int(value):,}")
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _nothing(answer: Answer) -> bool:
+    """An answer over no rows: count 0, no row existing, no value, no group, no row."""
+    if answer.intent is not None and answer.intent.kind in ("count", "exists", "aggregate") \
+            and not answer.intent.shape.grouped:
+        return not answer.value
+    return not answer.rows
 
 
 def _quoted_list(values: list[str]) -> str:
@@ -199,6 +332,39 @@ class RoutedQA:
         self._column_words = column_words | {plural(w) for w in column_words}
         self._zh_words = [p.zh for p in phrases if p.zh] + [
             w for w in self._vocabulary if has_cjk(w)]
+        self._parser: IntentParser | None = None
+        self._distinct: dict[tuple[str, str], list[str]] = {}
+
+    # -- the question's intent ----------------------------------------------------------------
+    @property
+    def answers_intents(self) -> bool:
+        """Whether the database runs pathrl's answer queries (SQL and MongoDB do; another
+        `Database` runs route listings only, and every question is read as one)."""
+        return isinstance(self.database, (SQLDatabase, MongoDatabase))
+
+    def _column_values(self, table: str, column: str) -> list[str]:
+        if (table, column) not in self._distinct:
+            from pathrl.data.entities import distinct_values
+
+            try:
+                self._distinct[table, column] = distinct_values(self.database, table, column)
+            except PathrlError:
+                self._distinct[table, column] = []
+        return self._distinct[table, column]
+
+    @property
+    def parser(self) -> IntentParser:
+        """The intent parser, with the database's values (read once, on first use)."""
+        if self._parser is None:
+            linker = (SchemaLinker(self.schema, self.database) if self.answers_intents
+                      else SchemaLinker(self.schema))
+            self._parser = IntentParser(self.schema, linker, self._column_values
+                                        if self.answers_intents else None)
+        return self._parser
+
+    def intent_of(self, question: str, path: LegalPath) -> Intent:
+        """How `question` reads on `path` (see `pathrl.intent`)."""
+        return self.parser.parse(question, path)
 
     # -- values -------------------------------------------------------------------------------
     def table_values(self, table: str) -> _TableValues:
@@ -321,23 +487,98 @@ class RoutedQA:
         if not routing.routes:
             return Answer(question, "no_route", None)
         route = routing.best
+        intent = self.intent_of(question, route.path) if self.answers_intents else None
         found = self.find_entity(question, route.anchor)
+        if intent is not None and not self._plain(intent, route):
+            return self._answer_intent(question, route, intent, found)
+        if intent is not None:  # a listing: the anchor's values are the entity, as before
+            intent = intent.without_conditions() if intent.unparsed else intent
         if found is not None and len(found.values) > MAX_ROWS_PER_VALUE:
             return Answer(question, "ambiguous_entity", route, mention=found.mention,
                           matched_field=found.field,
-                          suggestions=list(found.values[:MAX_AMBIGUOUS_SHOWN]))
+                          suggestions=list(found.values[:MAX_AMBIGUOUS_SHOWN]), intent=intent)
         if found is not None:
             result = self._run_for(route, found.values)
             entity = None if found.ambiguous else found.value
+            if intent is not None:
+                intent = self._entity_read(intent, route, found)
             return Answer(question, result.status, route, entity=entity, mention=found.mention,
-                          matched_field=found.field, entities=list(found.values), result=result)
+                          matched_field=found.field, entities=list(found.values), result=result,
+                          intent=intent)
         mention = self.named_mention(question)
         if mention is not None:
             return Answer(question, "entity_not_found", route, mention=mention,
-                          suggestions=self.suggestions(mention, route.anchor))
+                          suggestions=self.suggestions(mention, route.anchor), intent=intent)
         result = self.database.run_path(route.path, Filter())
         status = "error" if result.status == "error" else "no_entity"
-        return Answer(question, status, route, result=result)
+        if intent is not None:
+            intent = intent.without_conditions() if intent.conditions else intent
+        return Answer(question, status, route, result=result, intent=intent)
+
+    @staticmethod
+    def _plain(intent: Intent, route: RankedRoute) -> bool:
+        """A listing whose only conditions are values of the anchor's columns: the entity
+        lookup above answers it (one query per anchor row holding the value)."""
+        return intent.kind == "rows" and all(
+            c.op == "eq" and c.table == route.anchor for c in intent.conditions)
+
+    @staticmethod
+    def _entity_read(intent: Intent, route: RankedRoute, found: EntityMatch) -> Intent:
+        """The listing's intent as the entity lookup ran it: the anchor value it used."""
+        kept = [c for c in intent.conditions if c.column == found.field
+                and str(c.value).casefold() == found.mention.casefold()]
+        return intent.without_conditions().with_conditions(kept)
+
+    def _answer_intent(self, question: str, route: RankedRoute, intent: Intent,
+                       found: EntityMatch | None) -> Answer:
+        """Run the intent's answer query: the anchor row(s) the question names (display
+        values) and the intent's conditions; a value of another anchor column is a
+        condition."""
+        anchor = self.schema.table(route.anchor)
+        entities: tuple[str, ...] = ()
+        entity = mention = matched = None
+        if found is not None:
+            mention, matched = found.mention, found.field
+            covered = any(c.table == anchor.name and c.column == found.field and c.op == "eq"
+                          for c in intent.conditions)
+            if found.field == anchor.display or not covered:
+                entities = found.values
+                entity = None if found.ambiguous else found.value
+        else:
+            named = self.named_mention(question)
+            if named is not None and all(w in CUE_WORDS or w in self._column_words
+                                         or w in _EN_STOPWORDS for w in named.casefold().split()):
+                named = None  # "contract value": the intent's words, no name
+            if named is not None and not any(
+                    named.casefold() in str(c.value).casefold()
+                    or str(c.value).casefold() in named.casefold() for c in intent.conditions):
+                return Answer(question, "entity_not_found", route, mention=named,
+                              suggestions=self.suggestions(named, route.anchor), intent=intent)
+        shape = intent.shape
+        result = self.database.execute(self._answer_query(route.path, shape, entities))
+        if result.status != "error":
+            rows = answer_rows(shape, result.rows)
+            result = ExecResult(result.status, len(rows), rows, result.elapsed_ms, None,
+                                result.query)
+        subject = self.schema.table(shape.group_table or shape.subject)
+        answer = Answer(question, "ok", route, entity=entity, mention=mention,
+                        matched_field=matched, entities=list(entities), result=result,
+                        intent=intent, shown_fields=(subject.key, subject.display))
+        if result.status == "error":
+            answer.status = "error"
+        elif _nothing(answer):
+            answer.status = "empty"
+        elif not entities and not intent.conditions:
+            answer.status = "no_entity"
+        return answer
+
+    def _answer_query(self, path: LegalPath, shape: AnswerShape,
+                      entities: tuple[str, ...]) -> SQLQuery | MongoQuery:
+        if isinstance(self.database, MongoDatabase):
+            return mongo_answer_query(self.schema, path.hops, path.anchor, shape, entities)
+        assert isinstance(self.database, SQLDatabase)
+        return sql_answer_query(self.schema, path.hops, path.anchor, shape, entities,
+                                self.database.engine.dialect)
 
     def answer_route(self, route: RankedRoute, entity: str | None,
                      question: str = "") -> Answer:

@@ -28,7 +28,9 @@ WORDINGS = ("precise", "fuzzy")
 MANIFEST = "manifest.json"
 
 
-CONDITION_OPS = ("eq", "gt", "lt", "between", "before", "after", "year")
+# gte / lte ("at least", "no more than") are read from questions by pathrl.intent; the
+# dataset generator writes the others only.
+CONDITION_OPS = ("eq", "gt", "lt", "between", "before", "after", "year", "gte", "lte")
 
 
 @dataclass(frozen=True)
