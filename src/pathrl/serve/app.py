@@ -192,7 +192,7 @@ def create_app(service: RouteService, config: ServeConfig | None = None, *,
             raise HTTPException(504, f"the request took longer than "
                                      f"{config.request_timeout_s:g} s") from None
 
-    def check_questions(questions: list[str]) -> None:
+    def check_limits(questions: list[str]) -> None:
         if len(questions) > config.max_questions:
             raise HTTPException(422, f"at most {config.max_questions} questions per request, "
                                      f"got {len(questions)}")
@@ -217,7 +217,7 @@ def create_app(service: RouteService, config: ServeConfig | None = None, *,
         """The `top_k` most probable legal paths per question, with the entity the question
         names in the top route's anchor table. No query runs."""
         questions = request.texts
-        check_questions(questions)
+        check_limits(questions)
 
         async def work() -> RouteResponse:
             routings = await batcher.route(questions, request.top_k or service.top_k)
@@ -236,7 +236,7 @@ def create_app(service: RouteService, config: ServeConfig | None = None, *,
             raise HTTPException(422, f"limit must be at most {config.row_limit} (the server's "
                                      f"row limit), got {limit}")
         if request.question is not None:
-            check_questions([request.question])
+            check_limits([request.question])
 
             async def work() -> QueryResponse:
                 routing = (await batcher.route([request.question], service.top_k))[0]
@@ -255,13 +255,14 @@ def create_app(service: RouteService, config: ServeConfig | None = None, *,
 
         return await within_deadline(work())
 
+    paths_out = PathsResponse(paths=[PathOut.of(p) for p in service.paths])
+    schema_out = SchemaResponse.of(service.schema)
+
     @app.get("/paths", response_model=PathsResponse, dependencies=guarded,
              responses={c: s for c, s in errors.items() if c == 401},
              summary="Every legal path of the schema")
     async def paths() -> PathsResponse:
-        return PathsResponse(paths=[PathOut.of(p) for p in service.paths])
-
-    schema_out = SchemaResponse.of(service.schema)
+        return paths_out
 
     @app.get("/schema", response_model=SchemaResponse, dependencies=guarded,
              responses={c: s for c, s in errors.items() if c == 401},
