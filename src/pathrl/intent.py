@@ -102,7 +102,7 @@ _ZH_AGG = [(re.compile(r"平均|均值"), "avg"),
            (re.compile(r"总额|总和|合计|总计|总共|共计|一共|总(?!数)|多少钱|付了多少"), "sum")]
 _ZH_AGG_EXTREME = re.compile(r"(?P<word>最大|最高|最小|最低)(?P<rest>\S*?)(?:是多少|为多少|多少)")
 # Superlatives: (pattern, direction, what): what = size (a number), time (a date), count.
-_EN_SUPER = [(r"most recent|latest|newest", True, "time"),
+_EN_SUPER = [(r"most recently|most recent|latest|newest", True, "time"),
              (r"earliest|oldest", False, "time"),
              (r"largest|biggest|highest|greatest|most expensive", True, "size"),
              (r"smallest|lowest|cheapest|least expensive", False, "size"),
@@ -351,6 +351,13 @@ class IntentParser:
         if len(surface) >= 2:
             self._surfaces.setdefault(surface, set()).add((table, column))
 
+    def names_nothing(self, text: str) -> bool:
+        """Whether `text` is only the parser's own words, no row's name: cue words ("total",
+        "value"), table or column words, verbs of date columns ("started", "signed")."""
+        words = re.findall(r"[a-z]+", text.casefold())
+        return bool(words) and all(w in CUE_WORDS or w in self._surfaces or _stem(w) in
+                                   self._stems for w in words)
+
     # -- the reading --------------------------------------------------------------------------
     def parse(self, question: str, route: LegalPath) -> Intent:
         """The question's intent on `route` (see module doc)."""
@@ -460,6 +467,9 @@ class IntentParser:
             cols = candidates(s.table)
             if len(cols) == 1:
                 return ColumnRef(s.table, cols[0])
+        own = candidates(r.route.target)  # no word says where: the rows listed (the target)
+        if len(own) == 1:
+            return ColumnRef(r.route.target, own[0])
         every = [(t, c) for t in r.route.tables for c in candidates(t)]
         if len(every) == 1:
             return ColumnRef(*every[0])

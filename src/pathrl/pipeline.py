@@ -52,7 +52,7 @@ from rapidfuzz import fuzz, process, utils
 from pathrl.data.lexicon import field_phrase, has_cjk, humanize, plural, table_words
 from pathrl.db import Database, ExecResult, MongoDatabase, SQLDatabase
 from pathrl.errors import PathrlError
-from pathrl.intent import CUE_WORDS, Intent, IntentParser
+from pathrl.intent import Intent, IntentParser
 from pathrl.linking import SchemaLinker
 from pathrl.paths import LegalPath, PathVocab
 from pathrl.query import (
@@ -156,8 +156,9 @@ class Answer:
 
     @property
     def value(self) -> Any:
-        """The single value of a count (int), an existence check (bool) or an ungrouped
-        aggregate (a number; None over no rows); None for other answers."""
+        """The single value of a count (int), an existence check (bool), an ungrouped
+        aggregate (a number; None over no rows) or a superlative (the top count, total or
+        column value); None for other answers."""
         intent = self.intent
         if intent is None or self.result is None or self.status == "error" or not self.rows:
             return None
@@ -167,6 +168,10 @@ class Answer:
             return bool(self.rows[0].get(COUNT_LABEL, 0))
         if intent.kind == "aggregate" and not intent.shape.grouped:
             return self.rows[0].get(VALUE_LABEL)
+        shape = intent.shape
+        if intent.kind == "superlative":  # the top value, which every tied row shares
+            return (self.rows[0].get(shape.metric_label) if shape.grouped else
+                    self.rows[0].get(shape.column.column) if shape.column else None)
         return None
 
     @property
@@ -489,7 +494,7 @@ class RoutedQA:
         route = routing.best
         intent = self.intent_of(question, route.path) if self.answers_intents else None
         found = self.find_entity(question, route.anchor)
-        if intent is not None and not self._plain(intent, route):
+        if intent is not None and not self._plain(intent, route, found):
             return self._answer_intent(question, route, intent, found)
         if intent is not None:  # a listing: the anchor's values are the entity, as before
             intent = intent.without_conditions() if intent.unparsed else intent
@@ -516,11 +521,14 @@ class RoutedQA:
         return Answer(question, status, route, result=result, intent=intent)
 
     @staticmethod
-    def _plain(intent: Intent, route: RankedRoute) -> bool:
-        """A listing whose only conditions are values of the anchor's columns: the entity
-        lookup above answers it (one query per anchor row holding the value)."""
-        return intent.kind == "rows" and all(
-            c.op == "eq" and c.table == route.anchor for c in intent.conditions)
+    def _plain(intent: Intent, route: RankedRoute, found: EntityMatch | None) -> bool:
+        """A listing with no condition, or whose one condition is the anchor value the entity
+        lookup found: that lookup answers it (one query per anchor row holding the value)."""
+        if intent.kind != "rows" or not intent.conditions:
+            return intent.kind == "rows"
+        return found is not None and all(
+            c.op == "eq" and c.table == route.anchor and c.column == found.field
+            and str(c.value).casefold() == found.mention.casefold() for c in intent.conditions)
 
     @staticmethod
     def _entity_read(intent: Intent, route: RankedRoute, found: EntityMatch) -> Intent:
@@ -546,9 +554,10 @@ class RoutedQA:
                 entity = None if found.ambiguous else found.value
         else:
             named = self.named_mention(question)
-            if named is not None and all(w in CUE_WORDS or w in self._column_words
-                                         or w in _EN_STOPWORDS for w in named.casefold().split()):
-                named = None  # "contract value": the intent's words, no name
+            if named is not None and all(w in self._column_words or w in _EN_STOPWORDS
+                                         or self.parser.names_nothing(w)
+                                         for w in named.casefold().split()):
+                named = None  # "contract value", "project started": the intent's words
             if named is not None and not any(
                     named.casefold() in str(c.value).casefold()
                     or str(c.value).casefold() in named.casefold() for c in intent.conditions):
