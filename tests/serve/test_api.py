@@ -126,6 +126,21 @@ def test_query_by_question_routes_then_runs_with_a_bound_entity(fixed_client, fi
     assert all(row["project_id"] == expected.rows[0]["project_id"] for row in body["rows"])
 
 
+def test_query_reports_how_the_question_was_read(fixed_client, fixed):
+    question = "How many contracts does project Riyadh Railway have?"
+    body = fixed_client.post("/query", json={"question": question}).json()
+    expected = fixed.qa.ask(question)
+    assert body["intent"]["kind"] == expected.intent.kind == "count"
+    assert body["answer_kind"] == "answer" and body["value"] == expected.value
+    dated = fixed_client.post("/query", json={
+        "question": "contracts of project Riyadh Railway signed in 2022"}).json()
+    assert [{k: v for k, v in c.items() if v is not None}
+            for c in dated["intent"]["conditions"]] == [c.to_dict() for c in fixed.qa.ask(
+        "contracts of project Riyadh Railway signed in 2022").intent.conditions]
+    by_path = fixed_client.post("/query", json={"path": "contract"}).json()
+    assert by_path["intent"] is None and by_path["answer_kind"] == "rows_along_route"
+
+
 def test_query_by_path_with_and_without_entity(fixed_client, fixed):
     by_entity = fixed_client.post("/query", json={"path": "project>contract",
                                                   "entity": "riyadh railway"}).json()

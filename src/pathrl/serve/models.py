@@ -125,6 +125,30 @@ class RouteResponse(BaseModel):
     results: list[RoutedQuestion] = Field(description="One per question, in request order.")
 
 
+class ConditionOut(BaseModel):
+    table: str
+    column: str
+    op: str = Field(description="eq | gt | lt | gte | lte | between | before | after | year "
+                    "(`pathrl.data.example.CONDITION_OPS`).")
+    value: str | float
+    value2: str | float | None = Field(None, description="The upper bound of `between`.")
+
+
+class UnparsedOut(BaseModel):
+    phrase: str = Field(description="Words of the question that were not understood.")
+    reason: str
+
+
+class IntentOut(BaseModel):
+    """How the question was read (`pathrl.intent`)."""
+
+    kind: str = Field(description="rows | count | group_count | superlative | aggregate | "
+                      "exists | attribute")
+    description: str
+    conditions: list[ConditionOut]
+    unparsed: list[UnparsedOut]
+
+
 class QueryResponse(BaseModel):
     """`pathrl.pipeline.Answer` as JSON (see its `status` values), plus the query language."""
 
@@ -146,6 +170,12 @@ class QueryResponse(BaseModel):
     truncated: bool = Field(description="True when `count` exceeds the rows returned.")
     elapsed_ms: float | None
     error: str | None
+    intent: IntentOut | None = Field(description="How the question was read; null for a path "
+                                     "run as is.")
+    answer_kind: str = Field(description="answer (what the question asks: a count, a ranking, "
+                             "rows narrowed by the entity or conditions) or rows_along_route.")
+    value: Any = Field(description="The single value of a count, an existence check or an "
+                       "ungrouped aggregate; null otherwise.")
 
     @classmethod
     def of(cls, answer: Answer, language: str, limit: int) -> QueryResponse:
