@@ -385,6 +385,15 @@ function renderAnswer(answer) {
   status.className = `status status-${answer.status || "none"}`;
   $("message").textContent = answer.message || "";
 
+  // How the question was read (null for a path run as is, absent on older servers).
+  const intent = answer.intent;
+  const unparsed = (intent && intent.unparsed) || [];
+  $("intent").hidden = !intent;
+  $("intent").textContent = !intent ? "" : `Read as: ${intent.description}` +
+    (unparsed.length
+      ? ` · not understood: ${unparsed.map((u) => `"${u.phrase}" (${u.reason})`).join(", ")}`
+      : "");
+
   const suggestions = $("suggestions");
   suggestions.replaceChildren();
   const names = answer.suggestions || [];
