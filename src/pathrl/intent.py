@@ -763,16 +763,11 @@ class IntentParser:
             if word and re.match(r"(?:year|month|week|day|quarter|年|月|季度)", word.group(0)):
                 r.miss(r.text[m.start():m.end() + len(word.group(0))], "grouping by time")
                 return False
-            if word and self._names_other_table(word.group(0)):
-                r.miss(r.text[m.start():m.end() + len(word.group(0))],
-                       "a grouping by a table not on the route")
+            other = self._surface_re.match(r.text, m.end()) if self._surface_re else None
+            if other is not None:  # a table or column word of a table not on the route
+                r.miss(r.text[m.start():other.end()], "a grouping by a table not on the route")
                 return False
         return None
-
-    def _names_other_table(self, word: str) -> bool:
-        """A table or column word of a table that is not on the route starts here."""
-        return any(s.startswith(word) or word.startswith(s) for s in self._surfaces
-                   if len(s) >= 2 and (has_cjk(s) == has_cjk(word)))
 
     def _superlative(self, r: _Reading) -> AnswerShape | None:
         route = r.route
@@ -818,6 +813,12 @@ class IntentParser:
         else:
             counted = [s for s in r.tables if 0 <= s.start - m.end() <= 12]
         if not counted:
+            start = len(r.text) - len(r.text[m.end():].lstrip()) if not r.zh else m.end()
+            other = self._surface_re.match(r.text, start) if self._surface_re else None
+            if other is not None and any(not c for _t, c in self._surfaces[other.group(0)]):
+                r.miss(r.text[m.start():other.end()], "a ranking by a count of a table not "
+                       "on the route")
+                return AnswerShape("rows", route.target)
             return None
         counted_table = counted[0].table
         ends = {route.anchor, route.target}
