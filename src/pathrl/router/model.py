@@ -360,6 +360,10 @@ class RouterModel(nn.Module):
                 fresh.extend(module.extra.parameters())
         return [p for p in fresh if p.requires_grad]
 
+    def link_parameters(self) -> list[nn.Parameter]:
+        """None: the three-head classifier reads no schema-linking features."""
+        return []
+
     def actor_parameters(self) -> list[nn.Parameter]:
         return [p for n, p in self.named_parameters()
                 if p.requires_grad and not n.startswith(("value_head", "critic_backbone"))]

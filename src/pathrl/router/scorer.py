@@ -7,13 +7,18 @@ another schema and column names are invisible to it. The path scorer reads the s
     every table: "project: name, country, budget" --frozen sentence encoder--> e_t (cached)
     s_role(q, t) = <W_role q_role, U_role e_t> / sqrt(d) + w_role . links(q, t)
     score(path) = s_anchor(anchor) + s_target(target) + mean_v s_via(v) + hop_bias(q)[hops]
+                  + w_cover . missed(q, path)
     policy      = softmax(score) over the legal paths
 
 `links(q, t)` are the schema-linking features of `pathrl.linking` (the question names the table,
-one of its columns, or one of its values). Tables are embedded by the pretrained sentence encoder,
-frozen, so their vectors mean the same on a schema the scorer never saw; only the question side,
-the role projections and the link weights learn. Every legal path is scored (a gather and a sum
-per path), so no candidate pruning is needed even at 15,000 paths, and an illegal route cannot be
+one of its columns, or one of its values). `missed(q, path)` counts, per link feature, the
+tables the question names that the path leaves out: "employee 杨磊明 project members projects
+contracts" names contract, so a path that stops at project misses it (keyword questions and
+value-only mentions were the largest error class on multi-hop paths). Tables are embedded by
+the pretrained sentence encoder, frozen, so their vectors mean the same on a schema the scorer
+never saw; only the question side, the role projections and the link weights learn. Every
+legal path is scored (a gather and a sum per path), so no candidate pruning is needed even at
+15,000 paths, and an illegal route cannot be
 returned: legality holds by construction.
 
 The module has the same training surface as the three-head `RouterModel` (`policy`,
@@ -176,6 +181,9 @@ class PathScorer(nn.Module):
         self.question_proj = nn.ModuleDict({r: nn.Linear(hidden, d) for r in ROLES})
         self.table_proj = nn.ModuleDict({r: nn.Linear(table_hidden, d) for r in ROLES})
         self.link_weight = nn.Parameter(torch.zeros(len(ROLES), len(LINK_FEATURES)))
+        # Weight of each link feature's count of named tables the path leaves out (learned;
+        # zero, i.e. no effect, in routers saved before it existed).
+        self.coverage_weight = nn.Parameter(torch.zeros(len(LINK_FEATURES)))
         self.hop_bias = nn.Linear(hidden, _MAX_HOP_BUCKETS)
         self.value_head = nn.Linear(hidden, 1)
         nn.init.zeros_(self.value_head.weight)
@@ -282,11 +290,17 @@ class PathScorer(nn.Module):
 
     def fresh_parameters(self) -> list[nn.Parameter]:
         fresh = [*self.role_attention.parameters(), *self.question_proj.parameters(),
-                 *self.table_proj.parameters(), self.link_weight, *self.hop_bias.parameters()]
+                 *self.table_proj.parameters(), *self.hop_bias.parameters()]
         for module in self.backbone.modules():
             if isinstance(module, ExtendedEmbedding):
                 fresh.extend(module.extra.parameters())
         return [p for p in fresh if p.requires_grad]
+
+    def link_parameters(self) -> list[nn.Parameter]:
+        """The scalar schema-linking weights (per role and feature, and of the coverage
+        counts): a handful of numbers whose useful values are of order 1, so SFT gives them a
+        learning rate of their own (`SFTConfig.link_lr`)."""
+        return [p for p in (self.link_weight, self.coverage_weight) if p.requires_grad]
 
     def actor_parameters(self) -> list[nn.Parameter]:
         return [p for n, p in self.named_parameters()
@@ -336,7 +350,8 @@ class PathScorer(nn.Module):
         v_idx, v_mask = context.via_index.to(device), context.via_mask.to(device)
         via_sum = (via[:, v_idx] * v_mask).sum(-1) / v_mask.sum(-1).clamp_min(1.0)
         hop_bias = self.hop_bias(pooled)[:, context.hops.to(device)]
-        logits = anchor[:, a_idx] + target[:, t_idx] + via_sum + hop_bias
+        logits = (anchor[:, a_idx] + target[:, t_idx] + via_sum + hop_bias
+                  + self._missed(links, a_idx, t_idx, v_idx, v_mask) @ self.coverage_weight)
         if not with_value:
             value = torch.zeros(ids.shape[0], device=device)
         elif self.critic_backbone is not None:
@@ -347,6 +362,16 @@ class PathScorer(nn.Module):
         else:
             value = self.value_head(pooled).squeeze(-1)
         return ScorerOutput({"path": logits}, value)
+
+    @staticmethod
+    def _missed(links: torch.Tensor, a_idx: torch.Tensor, t_idx: torch.Tensor,
+                v_idx: torch.Tensor, v_mask: torch.Tensor) -> torch.Tensor:
+        """[b, paths, features]: per link feature, how many tables the question names that
+        the path does not pass through (a single-table path counts its table once)."""
+        named = links.sum(1, keepdim=True)  # [b, 1, f]
+        on_path = links[:, a_idx] + links[:, t_idx] * (t_idx != a_idx).unsqueeze(-1)
+        on_path = on_path + (links[:, v_idx] * v_mask.unsqueeze(-1)).sum(2)
+        return (named - on_path).clamp_min(0.0)
 
     # -- the training surface shared with RouterModel ---------------------------------------
     def label_tensors(self, examples: Sequence) -> dict[str, torch.Tensor]:
@@ -434,7 +459,8 @@ class PathScorer(nn.Module):
             save_model(module, str(directory / f"{name}.safetensors"))
         from safetensors.torch import save_file
 
-        save_file({"link_weight": self.link_weight.detach().contiguous()},
+        save_file({"link_weight": self.link_weight.detach().contiguous(),
+                   "coverage_weight": self.coverage_weight.detach().contiguous()},
                   str(directory / "link_weight.safetensors"))
         meta = {"kind": KIND, "config": asdict(self.config),
                 "table_vocab_size": self._table_vocab}
@@ -475,9 +501,11 @@ class PathScorer(nn.Module):
                 model.critic_backbone = copy.deepcopy(model.backbone)
                 load_model(model.critic_backbone,
                            str(directory / "critic_backbone.safetensors"))
+            weights = load_file(str(directory / "link_weight.safetensors"))
             with torch.no_grad():
-                model.link_weight.copy_(
-                    load_file(str(directory / "link_weight.safetensors"))["link_weight"])
+                model.link_weight.copy_(weights["link_weight"])
+                if "coverage_weight" in weights:  # absent in routers saved before it existed
+                    model.coverage_weight.copy_(weights["coverage_weight"])
         except (OSError, RuntimeError, ValueError) as exc:
             raise PathrlError(f"cannot load the path scorer in '{directory}': "
                               f"{exc.__class__.__name__}: {str(exc)[:200]}") from None

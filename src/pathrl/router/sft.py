@@ -38,6 +38,10 @@ class SFTConfig:
     head_lr: float = 2e-3
     """Learning rate of what starts from nothing: the heads and the embeddings of characters
     added by `extend_vocab`."""
+    link_lr: float = 5e-2
+    """Learning rate of the path scorer's scalar schema-linking weights (`link_parameters`):
+    at `head_lr` they stay near zero in a few hundred steps, and the linking evidence (the
+    question names this table, a column or a value of it) goes unused. No weight decay."""
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     """Fraction of steps of linear warm-up before the cosine decay."""
@@ -55,7 +59,7 @@ class SFTConfig:
         for name in ("epochs", "batch_size", "patience"):
             if getattr(self, name) < 1:
                 raise PathrlError(f"sft {name} must be >= 1, got {getattr(self, name)}")
-        for name in ("lr", "head_lr"):
+        for name in ("lr", "head_lr", "link_lr"):
             if not getattr(self, name) > 0:
                 raise PathrlError(f"sft {name} must be > 0, got {getattr(self, name)}")
         if not 0 < self.via_null_weight <= 10:
@@ -203,12 +207,13 @@ class SFTTrainer:
         cfg, model = self.config, self.model
         torch.manual_seed(cfg.seed)
         generator = torch.Generator().manual_seed(cfg.seed)
-        fresh = model.fresh_parameters()
-        fresh_ids = {id(p) for p in fresh}
-        body = [p for p in model.actor_parameters() if id(p) not in fresh_ids]
-        optimizer = torch.optim.AdamW(
-            [{"params": body, "lr": cfg.lr}, {"params": fresh, "lr": cfg.head_lr}],
-            weight_decay=cfg.weight_decay)
+        fresh, link = model.fresh_parameters(), model.link_parameters()
+        own_rate = {id(p) for p in (*fresh, *link)}
+        body = [p for p in model.actor_parameters() if id(p) not in own_rate]
+        param_groups = [{"params": body, "lr": cfg.lr}, {"params": fresh, "lr": cfg.head_lr}]
+        if link:
+            param_groups.append({"params": link, "lr": cfg.link_lr, "weight_decay": 0.0})
+        optimizer = torch.optim.AdamW(param_groups, weight_decay=cfg.weight_decay)
         groups = self._groups(self.train_set)
         steps_per_epoch = sum(math.ceil(len(idx) / cfg.batch_size) for idx in groups.values())
         total = steps_per_epoch * cfg.epochs
