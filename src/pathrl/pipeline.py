@@ -511,6 +511,8 @@ class RoutedQA:
                           matched_field=found.field, entities=list(found.values), result=result,
                           intent=intent)
         mention = self.named_mention(question)
+        if mention is not None and intent is not None and self._intent_words(mention):
+            mention = None  # "contract value": words of the question's intent, no name
         if mention is not None:
             return Answer(question, "entity_not_found", route, mention=mention,
                           suggestions=self.suggestions(mention, route.anchor), intent=intent)
@@ -519,6 +521,13 @@ class RoutedQA:
         if intent is not None:
             intent = intent.without_conditions() if intent.conditions else intent
         return Answer(question, status, route, result=result, intent=intent)
+
+    def _intent_words(self, mention: str) -> bool:
+        """A lower-case mention made only of column, function or intent words ("value",
+        "started"): no row's name."""
+        return mention == mention.casefold() and all(
+            w in self._column_words or w in _EN_STOPWORDS or self.parser.names_nothing(w)
+            for w in mention.split())
 
     @staticmethod
     def _plain(intent: Intent, route: RankedRoute, found: EntityMatch | None) -> bool:
@@ -554,9 +563,7 @@ class RoutedQA:
                 entity = None if found.ambiguous else found.value
         else:
             named = self.named_mention(question)
-            if named is not None and all(w in self._column_words or w in _EN_STOPWORDS
-                                         or self.parser.names_nothing(w)
-                                         for w in named.casefold().split()):
+            if named is not None and self._intent_words(named):
                 named = None  # "contract value", "project started": the intent's words
             if named is not None and not any(
                     named.casefold() in str(c.value).casefold()
