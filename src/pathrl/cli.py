@@ -28,6 +28,7 @@ app = typer.Typer(
 def _register() -> None:
     from pathrl.data.cli import app as data_app
     from pathrl.doctor.cli import app as doctor_app
+    from pathrl.generate.cli import ab, generate
     from pathrl.mcp_server.cli import mcp
     from pathrl.router.cli import demo, eval_cmd, route, train_app
     from pathrl.schema_cli import db_app, query, schema_app
@@ -43,6 +44,8 @@ def _register() -> None:
     app.command("eval")(eval_cmd)
     app.command("demo")(demo)
     app.command("query")(query)
+    app.command("generate")(generate)
+    app.command("ab")(ab)
     app.command("serve")(serve)
     app.command("mcp")(mcp)
     app.add_typer(doctor_app, name="doctor")
