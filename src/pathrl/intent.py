@@ -1,8 +1,10 @@
 """What a question asks of its route: a count, counts per group, the top row, an average,
 whether any row exists, a column of a named row, or rows meeting attribute conditions.
 
-    intent = IntentParser(schema, SchemaLinker(schema, database), database).parse(
-        "How many contracts does each supplier have?", vocab.path_by_id["supplier>contract"])
+    values = lambda table, column: distinct_values(database, table, column)
+    parser = IntentParser(schema, SchemaLinker(schema, database), values)
+    intent = parser.parse("How many contracts does each supplier have?",
+                          vocab.path_by_id["supplier>contract"])
     intent.kind == "group_count"; intent.description == "count of contract rows per supplier"
 
 A router picks the route (docs/dataset.md: target = the rows listed, counted or ranked; anchor
