@@ -251,7 +251,7 @@ def test_prompt_weights_steer_the_rollouts(sft_dir, tmp_path):
     cfg = PPOConfig(total_updates=1, rollout_batch_size=2, minibatch_size=2,
                     micro_batch_size=2, doctor=False, eval_every=0)
     trainer = RouterPPOTrainer(model, cfg, TRAIN, TRAIN, tmp_path, prompt_weights=weights)
-    assert sorted(trainer.rollout()["idx"].tolist()) == [3, 4]
+    assert sorted(trainer.rollout().idx.tolist()) == [3, 4]
     with pytest.raises(PathrlError, match="prompt_weights"):
         RouterPPOTrainer(model, cfg, TRAIN, TRAIN, tmp_path, prompt_weights=[1.0])
 
@@ -343,7 +343,7 @@ def test_truncated_or_foreign_ppo_checkpoint_is_one_clear_error(sft_dir, tmp_pat
     other = PPOConfig.aggressive(total_updates=2, rollout_batch_size=8, minibatch_size=4,
                                  micro_batch_size=4, eval_every=0, doctor=False)
     model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
-    with pytest.raises(PathrlError, match="does not fit this router or preset"):
+    with pytest.raises(PathrlError, match="does not fit this model or config"):
         RouterPPOTrainer(model, other, TRAIN, TRAIN, tmp_path).train(resume=True)
     latest = sorted((tmp_path / "checkpoints").glob("update_*.pt"))[-1]
     latest.write_bytes(latest.read_bytes()[:100])

@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import copy
 import math
-import pickle
-import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,9 +23,6 @@ from typing import Any
 import torch
 
 from pathrl.errors import PathrlError
-from pathrl.io import atomic_torch_save
-from pathrl.rl.interrupt import GracefulInterrupt
-from pathrl.rl.logging import RunLogger
 from pathrl.rl.ppo_core import (
     AdaptiveKLController,
     entropy_from_logits,
@@ -38,6 +32,8 @@ from pathrl.rl.ppo_core import (
     policy_loss,
     value_loss,
 )
+from pathrl.rl.registry import ADVANTAGE_ESTIMATORS
+from pathrl.rl.trainer import LoopSettings, StepResult, Trainer
 from pathrl.router.model import RouterModel
 from pathrl.router.reward import LayeredReward, RewardConfig
 from pathrl.router.types import LabelledQuestion
@@ -177,10 +173,29 @@ def _head_logps(logits: dict[str, torch.Tensor], actions: dict[str, torch.Tensor
                for h in actions)
 
 
-class RouterPPOTrainer:
-    """PPO from an SFT router. `train()` logs every update to `<out_dir>/metrics.jsonl` (+
-    TensorBoard), checkpoints to `<out_dir>/checkpoints/`, and saves the final policy to
-    `<out_dir>/model`. Metric names: `pathrl.rl.metrics.ROUTER_PPO_METRICS`."""
+@dataclass
+class RouterRollout:
+    """One rollout batch: the sampled routes of `questions` and what PPO needs of them."""
+
+    idx: torch.Tensor  # [n] indices into the prompt pool
+    questions: list[str]
+    actions: dict[str, torch.Tensor]  # head -> [n] sampled class
+    logp: torch.Tensor  # [n] joint log-prob under the rollout policy
+    ref_logp: torch.Tensor  # [n] under the frozen SFT reference
+    values: torch.Tensor  # [n] critic values
+    rewards: torch.Tensor  # [n] layered reward
+    components: dict[str, float]  # mean reward per layer (anchor, target, via, ...)
+    predicted: list[Any]  # sampled triples
+    labels: list[Any]  # label triples
+    entropy: dict[str, float]  # head -> mean entropy
+
+
+class RouterPPOTrainer(Trainer):
+    """PPO from an SFT router, on the shared skeleton (`pathrl.rl.trainer.Trainer`: loop,
+    checkpoints, exact resume, keep-best, doctor callback). `train()` logs every update to
+    `<out_dir>/metrics.jsonl` (+ TensorBoard), checkpoints to `<out_dir>/checkpoints/`, and
+    saves the shipped policy to `<out_dir>/model`. Metric names:
+    `pathrl.rl.metrics.ROUTER_PPO_METRICS`."""
 
     def __init__(self, model: RouterModel, config: PPOConfig,
                  train: Sequence[LabelledQuestion], val: Sequence[LabelledQuestion],
@@ -201,10 +216,12 @@ class RouterPPOTrainer:
                 raise PathrlError("prompt_weights must be one non-negative weight per prompt, "
                                   "not all zero")
             self.prompt_weights = weights
-        self.out_dir = Path(out_dir)
         self.reward_fn = LayeredReward(config.reward, model.vocab,
                                        executor if config.exec_feedback else None)
-        torch.manual_seed(config.seed)
+        super().__init__(out_dir, LoopSettings(
+            total_steps=config.total_updates, seed=config.seed, eval_every=config.eval_every,
+            eval_metric="greedy_exact_match", keep_best=config.keep_best,
+            checkpoint_every=config.checkpoint_every, max_kl_trips=config.max_kl_trips))
         # The reference is the frozen SFT policy: every KL is measured against it.
         self.ref_model = copy.deepcopy(model).eval().requires_grad_(False)
         model.config.freeze_layers = config.freeze_layers
@@ -224,15 +241,9 @@ class RouterPPOTrainer:
         ], weight_decay=0.0)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.kl_ctl = AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
-        self.generator = torch.Generator().manual_seed(config.seed)
         model.label_tensors(self.train_set)  # every label must be a legal path
         self.label_triples = [ex.triple for ex in self.train_set]
         self.label_null_rate = sum(not t[2] for t in self.label_triples) / len(self.train_set)
-        self.update = 0
-        self.kl_trips = 0
-        self.best: tuple[float, int, dict] | None = None  # (val exact match, update, state)
-        self._interrupt = GracefulInterrupt()  # Ctrl-C: stop after the running update
-        self.stop_reason: str | None = None
         self.doctor = None
         if config.doctor:
             from pathrl.doctor import DoctorCallback, DoctorConfig
@@ -242,6 +253,12 @@ class RouterPPOTrainer:
             disabled = frozenset({"grad_norm_high"}) if config.max_grad_norm else frozenset()
             self.doctor = DoctorCallback(DoctorConfig(disabled=disabled),
                                          stop_on_critical=config.stop_on_critical)
+            self.callbacks.append(self.doctor)
+
+    @property
+    def update(self) -> int:
+        """Updates done (the skeleton's step counter)."""
+        return self.step
 
     def _lr_factor(self, update: int) -> float:
         if not self.config.cosine_decay:
@@ -249,56 +266,9 @@ class RouterPPOTrainer:
         return 0.5 * (1.0 + math.cos(math.pi * min(update, self.config.total_updates)
                                      / self.config.total_updates))
 
-    # -- checkpoints ---------------------------------------------------------------------------
-    @property
-    def checkpoint_dir(self) -> Path:
-        return self.out_dir / "checkpoints"
-
-    def save_checkpoint(self) -> Path:
-        path = self.checkpoint_dir / f"update_{self.update:05d}.pt"
-        state = {
-            "update": self.update, "kl_trips": self.kl_trips,
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(), "kl_ctl": self.kl_ctl.state_dict(),
-            "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
-            "python_rng": random.getstate(), "config": asdict(self.config),
-            "doctor": self.doctor.state_dict() if hasattr(self.doctor, "state_dict") else None,
-            "best": self.best,
-        }
-        atomic_torch_save(path, state)  # an interrupted save never leaves a corrupt "latest"
-        return path
-
-    def latest_checkpoint(self) -> Path | None:
-        found = sorted(self.checkpoint_dir.glob("update_*.pt"))
-        return found[-1] if found else None
-
-    def load_checkpoint(self, path: str | Path) -> None:
-        try:
-            state = torch.load(path, weights_only=False)
-        except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
-            raise PathrlError(f"cannot read the PPO checkpoint {path} "
-                              f"({exc.__class__.__name__}): it is truncated or not a "
-                              "checkpoint; start again with --force") from None
-        try:
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.scheduler.load_state_dict(state["scheduler"])
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise PathrlError(f"the PPO checkpoint {path} does not fit this router or preset "
-                              f"({exc.__class__.__name__}); resume with the run's own preset, "
-                              "or start again with --force") from None
-        self.kl_ctl.load_state_dict(state["kl_ctl"])
-        self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        random.setstate(state["python_rng"])
-        self.update, self.kl_trips = state["update"], state["kl_trips"]
-        self.best = state.get("best")
-        if state.get("doctor") and hasattr(self.doctor, "load_state_dict"):
-            self.doctor.load_state_dict(state["doctor"])
-
     # -- one update ----------------------------------------------------------------------------
     @torch.no_grad()
-    def rollout(self) -> dict[str, Any]:
+    def rollout(self) -> RouterRollout:
         cfg, model = self.config, self.model
         n = len(self.train_set)
         k = min(cfg.rollout_batch_size, n)
@@ -331,16 +301,16 @@ class RouterPPOTrainer:
         labels = [self.label_triples[i] for i in idx_list]
         rewards, components = self.reward_fn(predicted, labels, idx_list)
         entropy = {h: entropy_from_logits(cat[h]).mean().item() for h in heads}
-        return {"idx": idx, "questions": questions, "actions": actions, "logp": logp,
-                "ref_logp": ref_logp, "values": torch.cat(values), "rewards": rewards,
-                "components": components, "predicted": predicted, "labels": labels,
-                "entropy": entropy}
+        return RouterRollout(idx=idx, questions=questions, actions=actions, logp=logp,
+                             ref_logp=ref_logp, values=torch.cat(values), rewards=rewards,
+                             components=components, predicted=predicted, labels=labels,
+                             entropy=entropy)
 
-    def optimise(self, batch: dict[str, Any]) -> dict[str, float]:
+    def optimise(self, batch: RouterRollout) -> dict[str, float]:
         cfg, model = self.config, self.model
-        rewards, values_old = batch["rewards"], batch["values"]
+        rewards, values_old = batch.rewards, batch.values
         returns = rewards
-        advantages = rewards - values_old
+        advantages = ADVANTAGE_ESTIMATORS["one_step"](rewards, values_old)
         if cfg.normalize_advantage and len(advantages) > 1:
             advantages = normalize(advantages)
         critic_only = self.update < cfg.critic_warmup_updates
@@ -358,16 +328,16 @@ class RouterPPOTrainer:
                 mb_kl = 0.0
                 for m0 in range(0, len(mb), cfg.micro_batch_size):
                     micro = mb[m0:m0 + cfg.micro_batch_size]
-                    enc = model.tokenize([batch["questions"][i] for i in micro])
+                    enc = model.tokenize([batch.questions[i] for i in micro])
                     out = model.policy(enc)
-                    acts = {h: batch["actions"][h][micro] for h in model.action_heads}
+                    acts = {h: batch.actions[h][micro] for h in model.action_heads}
                     logp_new = _head_logps(out.logits, acts)
-                    pl = policy_loss(logp_new, batch["logp"][micro], advantages[micro],
+                    pl = policy_loss(logp_new, batch.logp[micro], advantages[micro],
                                      cfg.clip_range)
                     vl = value_loss(out.value, returns[micro], values_old[micro],
                                     cfg.clip_range_vf)
                     ent = sum(entropy_from_logits(out.logits[h]) for h in acts).mean()
-                    kl_ref = kl_estimate(logp_new, batch["ref_logp"][micro],
+                    kl_ref = kl_estimate(logp_new, batch.ref_logp[micro],
                                          cfg.kl_estimator).mean()
                     if critic_only:
                         loss = cfg.vf_coef * vl
@@ -400,7 +370,8 @@ class RouterPPOTrainer:
         out["kl_early_stop"] = float(tripped)
         return out
 
-    def _val_exact_match(self) -> float:
+    def evaluate(self) -> float:
+        """Greedy (constrained) exact match on the validation split."""
         from pathrl.router.evaluate import triple_metrics
 
         if not self.val_set:
@@ -409,121 +380,52 @@ class RouterPPOTrainer:
         return triple_metrics(preds, [ex.triple for ex in self.val_set],
                               self.model.vocab)["exact_match"]
 
-    def _remember_if_best(self, val_exact_match: float, update: int = 0) -> None:
-        """Keep (in memory) the policy with the best greedy validation exact match; on ties
-        the later one (it has seen more of the reward)."""
-        if not self.config.keep_best or math.isnan(val_exact_match):
-            return
-        if self.best is None or val_exact_match >= self.best[0]:
-            self.best = (val_exact_match, update, copy.deepcopy(self.model.state_dict()))
+    def save_model(self, directory: Path) -> None:
+        self.model.save_pretrained(directory)
 
-    # -- loop ----------------------------------------------------------------------------------
+    def run_step(self) -> StepResult:
+        """One PPO update: rollout, optimisation, LR and KL-coefficient steps, the metrics."""
+        cfg = self.config
+        batch = self.rollout()
+        opt = self.optimise(batch)
+        self.scheduler.step()
+        kl_to_ref = float(kl_estimate(batch.logp, batch.ref_logp, cfg.kl_estimator).mean())
+        self.kl_ctl.update(kl_to_ref, len(batch.rewards))
+        predicted, labels, comps = batch.predicted, batch.labels, batch.components
+        metrics = {
+            "samples": (self.update + 1) * len(predicted),
+            "reward_mean": float(batch.rewards.mean()),
+            "reward_std": float(batch.rewards.std()) if len(predicted) > 1 else 0.0,
+            **{f"reward/{k}": comps[k] for k in ("anchor", "target", "via", "legal", "exact",
+                                                 "exec")},
+            "reward_raw": comps["raw"],
+            "exact_match": sum(p == t for p, t in zip(predicted, labels, strict=True))
+            / len(labels),
+            "approx_kl": opt["approx_kl"],
+            "kl_to_ref": kl_to_ref,
+            "kl_coef": self.kl_ctl.value,
+            "clip_fraction": opt["clip_fraction"],
+            **{f"entropy/{h}": batch.entropy[h] for h in batch.entropy},
+            "entropy": sum(batch.entropy.values()),
+            "policy_loss": opt["policy_loss"],
+            "value_loss": opt["value_loss"],
+            "explained_variance": explained_variance(batch.values, batch.rewards),
+            "grad_norm": opt["grad_norm"],
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "critic_lr": self.optimizer.param_groups[2]["lr"],
+            "via_null_rate_pred": sum(not p[2] for p in predicted) / len(predicted),
+            "via_null_rate_label": sum(not t[2] for t in labels) / len(labels),
+            "kl_early_stop": opt["kl_early_stop"],
+        }
+        return StepResult(metrics, kl_early_stop=bool(opt["kl_early_stop"]))
+
     def train(self, resume: bool = False,
               progress: Callable[[int, int, dict], None] | None = None) -> dict[str, Any]:
-        cfg = self.config
-        logger = RunLogger(self.out_dir, "metrics")
-        if resume:
-            latest = self.latest_checkpoint()
-            if latest is None:
-                raise PathrlError(f"--resume: no checkpoint in {self.checkpoint_dir}")
-            self.load_checkpoint(latest)
-            logger.truncate_after(self.update - 1)
-        else:
-            logger.path.unlink(missing_ok=True)
-        start = time.perf_counter()
-        greedy_em = self._val_exact_match() if cfg.eval_every and self.update == 0 else None
-        if greedy_em is not None and not resume:
-            self._remember_if_best(greedy_em)
-        try:
-            with GracefulInterrupt() as self._interrupt:
-                self._loop(logger, progress, greedy_em)
-        except KeyboardInterrupt:
-            # Ctrl-C is honoured at the end of the running update, where the state is whole:
-            # that checkpoint resumes exactly. A second Ctrl-C stops at once and keeps only
-            # the last whole-update checkpoint (a mid-update state would not resume exactly).
-            logger.close()
-            raise
-        # The final state is a checkpoint too: `--resume` with more updates extends the run.
-        self.save_checkpoint()
-        updates_run = self._updates_run
-        logger.close()
-        wall = time.perf_counter() - start
-        kept = None
-        if cfg.keep_best and self.best is not None:
-            kept = {"update": self.best[1], "val_exact_match": self.best[0]}
-            self.model.load_state_dict(self.best[2])
-        self.model.save_pretrained(self.out_dir / "model")
-        return {"updates": self.update, "updates_run": updates_run, "wall_s": wall,
-                "kept": kept,
-                "updates_per_s": updates_run / max(wall, 1e-9),
-                "stop_reason": self.stop_reason,
-                "findings": [f.to_dict() for f in self.doctor.findings] if self.doctor else [],
-                "config": asdict(cfg)}
-
-    def _loop(self, logger: RunLogger, progress: Callable | None,
-              greedy_em: float | None) -> None:
-        cfg = self.config
-        self._updates_run = 0
-        while self.update < cfg.total_updates:
-            batch = self.rollout()
-            opt = self.optimise(batch)
-            self.scheduler.step()
-            kl_to_ref = float(kl_estimate(batch["logp"], batch["ref_logp"],
-                                          cfg.kl_estimator).mean())
-            self.kl_ctl.update(kl_to_ref, len(batch["rewards"]))
-            self.kl_trips = self.kl_trips + 1 if opt["kl_early_stop"] else 0
-            if cfg.eval_every and ((self.update + 1) % cfg.eval_every == 0
-                                   or self.update + 1 == cfg.total_updates):
-                greedy_em = self._val_exact_match()
-                self._remember_if_best(greedy_em, self.update + 1)
-            predicted, labels = batch["predicted"], batch["labels"]
-            comps = batch["components"]
-            metrics = {
-                "samples": (self.update + 1) * len(predicted),
-                "reward_mean": float(batch["rewards"].mean()),
-                "reward_std": float(batch["rewards"].std()) if len(predicted) > 1 else 0.0,
-                **{f"reward/{k}": comps[k] for k in ("anchor", "target", "via", "legal",
-                                                     "exact", "exec")},
-                "reward_raw": comps["raw"],
-                "exact_match": sum(p == t for p, t in zip(predicted, labels, strict=True))
-                / len(labels),
-                "greedy_exact_match": greedy_em,
-                "approx_kl": opt["approx_kl"],
-                "kl_to_ref": kl_to_ref,
-                "kl_coef": self.kl_ctl.value,
-                "clip_fraction": opt["clip_fraction"],
-                **{f"entropy/{h}": batch["entropy"][h] for h in batch["entropy"]},
-                "entropy": sum(batch["entropy"].values()),
-                "policy_loss": opt["policy_loss"],
-                "value_loss": opt["value_loss"],
-                "explained_variance": explained_variance(batch["values"], batch["rewards"]),
-                "grad_norm": opt["grad_norm"],
-                "lr": self.optimizer.param_groups[0]["lr"],
-                "critic_lr": self.optimizer.param_groups[2]["lr"],
-                "via_null_rate_pred": sum(not p[2] for p in predicted) / len(predicted),
-                "via_null_rate_label": sum(not t[2] for t in labels) / len(labels),
-                "kl_early_stop": opt["kl_early_stop"],
-            }
-            logger.log(self.update, metrics)
-            self.update += 1
-            self._updates_run += 1
-            if progress:
-                progress(self.update, cfg.total_updates, metrics)
-            if cfg.checkpoint_every and self.update % cfg.checkpoint_every == 0:
-                self.save_checkpoint()
-            if self._interrupt.requested:
-                self.save_checkpoint()
-                raise KeyboardInterrupt
-            if self.doctor is not None:
-                # Only what was measured this update: a NaN means divergence to the doctor.
-                measured = {k: v for k, v in metrics.items()
-                            if v is not None and math.isfinite(v)}
-                self.doctor.on_update(self.update - 1, measured)
-                if self.doctor.should_stop:
-                    self.stop_reason = "doctor: critical finding " + ", ".join(
-                        f.rule for f in self.doctor.findings if f.severity == "critical")
-                    break
-            if self.kl_trips >= cfg.max_kl_trips:
-                self.stop_reason = (f"target_kl circuit breaker tripped on {self.kl_trips} "
-                                    "consecutive updates")
-                break
+        """The skeleton's loop; returns the run summary (`summary.json`'s content)."""
+        result = super().train(resume=resume, progress=progress)
+        kept = ({"update": result.kept.step, "val_exact_match": result.kept.score}
+                if result.kept is not None else None)
+        return {"updates": result.steps, "updates_run": result.steps_run,
+                "wall_s": result.wall_s, "kept": kept, "updates_per_s": result.steps_per_s,
+                "stop_reason": result.stop_reason, "findings": result.findings,
+                "config": asdict(self.config)}
