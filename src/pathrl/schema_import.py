@@ -24,10 +24,8 @@ Mistakes (missing file, bad URL, unreachable server, not a database) raise `Path
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -186,28 +184,11 @@ def _file_kind(path: Path) -> str:
 
 
 def write_schema(schema: Schema, out: Path, force: bool = False) -> None:
-    """Save atomically (a temporary file beside `out`, then `os.replace`); an existing file is
-    only replaced with `force`."""
+    """Save atomically (`Schema.save` goes through `pathrl.io`); an existing file is only
+    replaced with `force`."""
     check_out(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    try:
-        os.chmod(tmp, _file_mode(out))  # mkstemp's 0600 would make the schema private
-        schema.save(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _file_mode(out: Path) -> int:
-    """The replaced file's permissions, or what a plain new file gets under the umask."""
-    if out.exists():
-        return out.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    schema.save(out)
 
 
 def check_out(out: Path, force: bool) -> None:

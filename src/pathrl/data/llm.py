@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pathrl.errors import PathrlError
+from pathrl.io import atomic_write_text
 
 ENV_BASE_URL = "PATHRL_LLM_BASE_URL"
 ENV_MODEL = "PATHRL_LLM_MODEL"
@@ -183,9 +184,7 @@ class ResponseCache:
         if path is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)  # a reader never sees half an entry
+        atomic_write_text(path, text)  # a reader never sees half an entry
 
 
 def parse_string_list(content: str) -> list[str]:

@@ -15,6 +15,7 @@ from rich.text import Text
 from pathrl.doctor.engine import DoctorReport
 from pathrl.doctor.findings import Finding
 from pathrl.doctor.signals import RunLog
+from pathrl.io import atomic_write_text
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 SEVERITY_ICON = {"critical": "✖", "warning": "▲", "info": "ℹ"}
@@ -218,9 +219,9 @@ def write_outputs(
         if plots:
             plot_paths = plot_findings(report, out_dir / "plots")
         json_path = out_dir / "findings.json"
-        json_path.write_text(findings_json(report.findings) + "\n", encoding="utf-8")
+        atomic_write_text(json_path, findings_json(report.findings) + "\n")
         md_path = out_dir / "report.md"
-        md_path.write_text(markdown_report(report, plot_paths, out_dir), encoding="utf-8")
+        atomic_write_text(md_path, markdown_report(report, plot_paths, out_dir))
         written |= {"json": json_path, "markdown": md_path}
     if markdown_path is not None:
         markdown_path.parent.mkdir(parents=True, exist_ok=True)
@@ -228,7 +229,7 @@ def write_outputs(
         if plots and not plot_paths:
             plot_paths = plot_findings(report, base / f"{markdown_path.stem}_plots")
         relative = base if all(_is_under(p, base) for p in plot_paths.values()) else None
-        markdown_path.write_text(markdown_report(report, plot_paths, relative), encoding="utf-8")
+        atomic_write_text(markdown_path, markdown_report(report, plot_paths, relative))
         written["markdown_file"] = markdown_path
     if plot_paths:
         written["plots"] = next(iter(plot_paths.values())).parent

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pathrl.errors import PathrlError
+from pathrl.io import atomic_write_text
 from pathrl.paths import enumerate_paths
 from pathrl.schema import Schema
 from pathrl.synth.domains import DOMAINS
@@ -134,9 +135,7 @@ def _write_one(out: Path, schema: Schema, plan: SchemaPlan, rows_per_table: int,
 
 
 def _write_index(out: Path, entries: list[SynthEntry]) -> None:
-    tmp = out / f".{INDEX_FILE}.tmp"
-    tmp.write_text(json.dumps([asdict(e) for e in entries], indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out / INDEX_FILE)
+    atomic_write_text(out / INDEX_FILE, json.dumps([asdict(e) for e in entries], indent=2) + "\n")
 
 
 def write_schema_set(out: Path, plans: Sequence[SchemaPlan],
