@@ -53,13 +53,10 @@ class LocalLM:
         `shared` as a prefix of every prompt."""
         self.load()
         tok = self.tokenizer
-        if getattr(tok, "chat_template", None):
-            prefix = tok.apply_chat_template(shared, tokenize=False)
-            fulls = [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True)
-                     + prime for m in prompts]
-        else:
-            prefix = _plain_text(shared)
-            fulls = [_plain_text(m) + "Answer: " + prime for m in prompts]
+        has_template = bool(getattr(tok, "chat_template", None))
+        prefix = (tok.apply_chat_template(shared, tokenize=False) if has_template
+                  else _plain_text(shared))
+        fulls = [render_prompt(tok, m, prime) for m in prompts]
         if not prefix_cache or not all(f.startswith(prefix) for f in fulls):
             return "", fulls
         return prefix, [f[len(prefix):] for f in fulls]
@@ -67,14 +64,7 @@ class LocalLM:
     def stop_ids(self, newline: bool = False) -> list[int]:
         """End-of-sequence / end-of-turn token ids (and the newline token when asked)."""
         self.load()
-        tok = self.tokenizer
-        ids = {i for i in (tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>"))
-               if isinstance(i, int) and i >= 0 and i != tok.unk_token_id}
-        if newline:
-            encoded = tok.encode("\n", add_special_tokens=False)
-            if len(encoded) == 1:
-                ids.add(encoded[0])
-        return sorted(ids)
+        return stop_token_ids(self.tokenizer, newline)
 
     def complete(self, prefix_text: str, suffixes: Sequence[str], *, max_new_tokens: int,
                  batch_size: int = 8, stop_ids: Sequence[int] | None = None,
@@ -135,6 +125,27 @@ class LocalLM:
         if len(prefix_ids) != self._prefix[1]:
             raise PathrlError("tokenizer is not deterministic on the prompt prefix")
         return self._prefix[0], prefix_ids
+
+
+def render_prompt(tokenizer: Any, messages: Messages, prime: str = "") -> str:
+    """`messages` rendered for the assistant's turn: by the tokenizer's chat template (with
+    the generation prompt), or as plain text ending in "Answer: " for a model without one.
+    `prime` starts the assistant's answer."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, tokenize=False,
+                                             add_generation_prompt=True) + prime
+    return _plain_text(messages) + "Answer: " + prime
+
+
+def stop_token_ids(tokenizer: Any, newline: bool = False) -> list[int]:
+    """End-of-sequence / end-of-turn token ids (and the newline token when asked)."""
+    ids = {i for i in (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>"))
+           if isinstance(i, int) and i >= 0 and i != tokenizer.unk_token_id}
+    if newline:
+        encoded = tokenizer.encode("\n", add_special_tokens=False)
+        if len(encoded) == 1:
+            ids.add(encoded[0])
+    return sorted(ids)
 
 
 def _plain_text(messages: Messages) -> str:
