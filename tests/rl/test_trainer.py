@@ -127,3 +127,36 @@ def test_resume_without_checkpoint_and_foreign_file_are_clear_errors(tmp_path):
         Bandit(tmp_path, LoopSettings(total_steps=2)).train(resume=True)
     with pytest.raises(PathrlError, match="total steps"):
         LoopSettings(total_steps=0)
+
+
+def test_patience_stops_and_resumes_its_count(tmp_path):
+    from pathrl.rl.trainer import Patience
+
+    patience = Patience("p_best", 2)
+    for step, value in enumerate([0.5, 0.7, 0.7, 0.6]):
+        patience.on_update(step, {"p_best": value})
+    assert patience.should_stop and patience.stale == 2 and patience.best == 0.7
+    restored = Patience("p_best", 2)
+    restored.load_state_dict(patience.state_dict())
+    assert restored.should_stop
+    settings = LoopSettings(total_steps=10, eval_every=1, eval_metric="p_best")
+    trainer = Bandit(tmp_path, settings, callbacks=[Patience("p_best", 2)])
+    scores = iter([0.5, 0.6, 0.6, 0.6, 0.9])
+    trainer.evaluate = lambda: next(scores)
+    result = trainer.train()
+    assert result.steps == 3 and "early stopping" in result.stop_reason
+
+
+def test_earlier_tie_and_one_checkpoint_file(tmp_path):
+    settings = LoopSettings(total_steps=3, eval_every=1, eval_at_start=False, keep_best=True,
+                            prefer_later_ties=False, checkpoint_every=1,
+                            checkpoint_name="last.pt")
+    trainer = Bandit(tmp_path, settings)
+    scores = iter([0.4, 0.4, 0.1])
+    trainer.evaluate = lambda: next(scores)
+    result = trainer.train()
+    assert result.kept.step == 1  # the first of the tied evaluations, no start evaluation
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["last.pt"]
+    resumed = Bandit(tmp_path, settings)
+    resumed.load_checkpoint(resumed.latest_checkpoint())
+    assert resumed.step == 3 and resumed.best.step == 1

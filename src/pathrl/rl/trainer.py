@@ -79,14 +79,22 @@ class LoopSettings:
     """Call `evaluate()` every N steps, at the start and at the last step (0 = never)."""
     eval_metric: str = "eval_score"
     """Name under which the latest evaluation is logged with every step."""
+    eval_at_start: bool = True
+    """Also evaluate (and remember as a candidate best) the starting policy."""
     keep_best: bool = False
-    """Ship the policy of the best evaluation (ties: the later one), not the last."""
+    """Ship the policy of the best evaluation, not the last."""
+    prefer_later_ties: bool = True
+    """On an evaluation tie keep the later policy (it has seen more of the reward); False
+    keeps the earlier one (SFT: fewer epochs, less over-fitting)."""
     checkpoint_every: int = 0
     """Write a checkpoint every N steps (0 = only on Ctrl-C and at the end)."""
     max_kl_trips: int | None = None
     """Stop when the KL circuit breaker trips on this many consecutive steps (None: never)."""
     checkpoint_prefix: str = "update"
     """Checkpoint files are `<out>/checkpoints/<prefix>_<step:05d>.pt`."""
+    checkpoint_name: str | None = None
+    """One file `<out>/checkpoints/<name>` replaced at every checkpoint instead (the router's
+    SFT: `sft_last.pt`)."""
     metrics_name: str = "metrics"
     """The JSONL log is `<out>/<metrics_name>.jsonl` (+ TensorBoard under `<out>/tb`)."""
 
@@ -189,8 +197,13 @@ class Trainer(ABC):
     def checkpoint_dir(self) -> Path:
         return self.out_dir / "checkpoints"
 
+    def checkpoint_path(self, step: int) -> Path:
+        name = (self.settings.checkpoint_name
+                or f"{self.settings.checkpoint_prefix}_{step:05d}.pt")
+        return self.checkpoint_dir / name
+
     def save_checkpoint(self) -> Path:
-        path = self.checkpoint_dir / f"{self.settings.checkpoint_prefix}_{self.step:05d}.pt"
+        path = self.checkpoint_path(self.step)
         state = {
             "step": self.step, "kl_trips": self.kl_trips, "last_eval": self.last_eval,
             "model": self.model_state(), "optimizer": self.optimizer.state_dict(),
@@ -204,6 +217,9 @@ class Trainer(ABC):
         return path
 
     def latest_checkpoint(self) -> Path | None:
+        if self.settings.checkpoint_name:
+            path = self.checkpoint_dir / self.settings.checkpoint_name
+            return path if path.is_file() else None
         found = sorted(self.checkpoint_dir.glob(f"{self.settings.checkpoint_prefix}_*.pt"))
         return found[-1] if found else None
 
@@ -242,7 +258,9 @@ class Trainer(ABC):
         seen more of the reward)."""
         if not self.settings.keep_best or math.isnan(score):
             return
-        if self.best is None or score >= self.best.score:
+        better = (score >= self.best.score if self.settings.prefer_later_ties
+                  else score > self.best.score) if self.best is not None else True
+        if better:
             self.best = KeptPolicy(score, step, copy.deepcopy(self.model_state()))
 
     def train(self, resume: bool = False, progress: ProgressFn | None = None) -> TrainResult:
@@ -259,7 +277,7 @@ class Trainer(ABC):
         else:
             logger.path.unlink(missing_ok=True)
         start = time.perf_counter()
-        if settings.eval_every and self.step == 0:
+        if settings.eval_every and settings.eval_at_start and self.step == 0:
             self.last_eval = self.evaluate()
             if not resume:
                 self.remember_if_best(self.last_eval, 0)
@@ -323,11 +341,43 @@ class Trainer(ABC):
                 break
 
 
+class Patience:
+    """Early stopping as a callback: stop after `patience` logged steps in a row whose
+    `metric` did not beat the best so far (steps without the metric do not count)."""
+
+    def __init__(self, metric: str, patience: int):
+        if patience < 1:
+            raise PathrlError(f"patience must be >= 1, got {patience}")
+        self.metric, self.patience = metric, patience
+        self.best = -math.inf
+        self.stale = 0
+        self.should_stop = False
+
+    def on_update(self, step: int, metrics: dict[str, float]) -> None:
+        if self.metric not in metrics:
+            return
+        if metrics[self.metric] > self.best:
+            self.best, self.stale = metrics[self.metric], 0
+        else:
+            self.stale += 1
+        self.should_stop = self.stale >= self.patience
+
+    def state_dict(self) -> dict[str, float]:
+        return {"best": self.best, "stale": self.stale}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.best, self.stale = state["best"], int(state["stale"])
+        self.should_stop = self.stale >= self.patience
+
+
 def _stop_reason(callback: TrainerCallback) -> str:
     critical = [f.rule for f in getattr(callback, "findings", [])
                 if getattr(f, "severity", None) == "critical"]
     if critical:
         return "doctor: critical finding " + ", ".join(critical)
+    if isinstance(callback, Patience):
+        return (f"no better {callback.metric} in {callback.patience} evaluations "
+                "(early stopping)")
     return f"{type(callback).__name__} asked to stop"
 
 

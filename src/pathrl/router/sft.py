@@ -3,14 +3,13 @@
 Pure RL from scratch "guesses" for ~20k steps; SFT first brings the Router to a usable start
 (method §5.1: ~80%+), then PPO refines. The via head's "none" class is down-weighted so the majority
 label (~80% of examples) does not dominate. Early stopping on validation exact match; the best
-epoch's weights are kept.
+epoch's weights are kept. The loop, checkpoints, exact resume and Ctrl-C are the shared
+skeleton's (`pathrl.rl.trainer`): one step is one epoch.
 """
 
 from __future__ import annotations
 
 import math
-import pickle
-import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,9 +18,7 @@ from typing import Any
 import torch
 
 from pathrl.errors import PathrlError
-from pathrl.io import atomic_torch_save
-from pathrl.rl.interrupt import GracefulInterrupt
-from pathrl.rl.logging import RunLogger
+from pathrl.rl.trainer import LoopSettings, Patience, StepResult, Trainer
 from pathrl.router.model import RouterModel
 from pathrl.router.types import LabelledQuestion
 
@@ -66,18 +63,12 @@ class SFTConfig:
             raise PathrlError(f"via_null_weight must be in (0, 10], got {self.via_null_weight}")
 
 
-@dataclass
-class BestEpoch:
-    """The best validated epoch so far, and how many epochs have not beaten it."""
-
-    exact_match: float = -1.0
-    state: dict[str, torch.Tensor] | None = None  # the trained parameters (see below)
-    epoch: int = -1
-    stale: int = 0
+CHECKPOINT_NAME = "sft_last.pt"
 
 
-class SFTTrainer:
-    """Supervised cold start of either router (three heads or path scorer).
+class SFTTrainer(Trainer):
+    """Supervised cold start of either router (three heads or path scorer), one epoch per
+    step of the shared skeleton (`pathrl.rl.trainer.Trainer`).
 
     A path scorer can learn from several schemas at once: give `group_of` (example -> schema
     key) and `bind` (key -> bind the model to that schema). Batches then never mix schemas
@@ -94,9 +85,34 @@ class SFTTrainer:
             raise PathrlError("SFTTrainer: give both group_of and bind, or neither")
         self.model, self.config = model, config
         self.train_set, self.val_set = list(train), list(val)
-        self.out_dir = Path(out_dir)
         self.group_of = group_of or (lambda _ex: None)
         self.bind = bind or (lambda _key: None)
+        super().__init__(out_dir, LoopSettings(
+            total_steps=config.epochs, seed=config.seed, eval_every=1,
+            eval_metric="val_exact_match", eval_at_start=False, keep_best=True,
+            prefer_later_ties=False, checkpoint_every=1 if config.checkpoint_every_epoch else 0,
+            checkpoint_name=CHECKPOINT_NAME, metrics_name="sft_metrics"),
+            callbacks=[Patience("val_exact_match", config.patience)])
+        from transformers import get_cosine_schedule_with_warmup
+
+        fresh, link = model.fresh_parameters(), model.link_parameters()
+        own_rate = {id(p) for p in (*fresh, *link)}
+        body = [p for p in model.actor_parameters() if id(p) not in own_rate]
+        param_groups = [{"params": body, "lr": config.lr},
+                        {"params": fresh, "lr": config.head_lr}]
+        if link:
+            param_groups.append({"params": link, "lr": config.link_lr, "weight_decay": 0.0})
+        self.optimizer = torch.optim.AdamW(param_groups, weight_decay=config.weight_decay)
+        self.groups = self._groups(self.train_set)
+        steps_per_epoch = sum(math.ceil(len(idx) / config.batch_size)
+                              for idx in self.groups.values())
+        total = steps_per_epoch * config.epochs
+        self.scheduler = get_cosine_schedule_with_warmup(
+            self.optimizer, int(config.warmup_ratio * total), total)
+        self.questions = [ex.question for ex in self.train_set]
+        self.labels = self._labels(self.groups)
+        self.history: list[dict] = []
+        self._last_val: dict[str, float] = {}
 
     def _groups(self, examples: Sequence) -> dict[Hashable, list[int]]:
         groups: dict[Hashable, list[int]] = {}
@@ -127,7 +143,7 @@ class SFTTrainer:
                                                           generator=generator).tolist()]
         return batches
 
-    def evaluate(self, examples: Sequence) -> dict[str, float]:
+    def evaluate_on(self, examples: Sequence) -> dict[str, float]:
         """Greedy metrics on `examples`, pooled over their schemas (weighted by size)."""
         from pathrl.router.evaluate import triple_metrics
 
@@ -141,13 +157,15 @@ class SFTTrainer:
                 pooled[name] = pooled.get(name, 0.0) + metrics[name] * len(idx) / len(examples)
         return pooled
 
-    def _train_epoch(self, groups, generator, questions, labels, optimizer, scheduler) -> float:
+    def _train_epoch(self) -> float:
         """One pass over the training questions; returns the summed loss."""
         cfg, model = self.config, self.model
+        questions, labels = self.questions, self.labels
+        optimizer, scheduler = self.optimizer, self.scheduler
         model.train()
         total_loss = 0.0
         bound: Hashable = object()
-        for key, idx in self._batches(groups, generator):
+        for key, idx in self._batches(self.groups, self.generator):
             if key != bound:
                 self.bind(key)
                 bound = key
@@ -177,116 +195,53 @@ class SFTTrainer:
             raise KeyError(f"unknown parameters {sorted(missing)[:3]}")
         self.model.load_state_dict(state, strict=False)
 
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.out_dir / "checkpoints" / "sft_last.pt"
+    # -- the skeleton's hooks ----------------------------------------------------------------
+    def model_state(self) -> dict[str, torch.Tensor]:
+        return self._trainable_state()
 
-    def _save_checkpoint(self, state: dict[str, Any]) -> None:
-        """The whole training state after an epoch (atomic: a crash never leaves half a file)."""
-        atomic_torch_save(self.checkpoint_path, state)
+    def load_model_state(self, state: dict[str, torch.Tensor]) -> None:
+        self._load_trainable_state(state)
 
-    def _load_checkpoint(self) -> dict[str, Any]:
-        if not self.checkpoint_path.is_file():
-            raise PathrlError(f"--resume: no SFT checkpoint at {self.checkpoint_path}")
-        try:
-            return torch.load(self.checkpoint_path, weights_only=False)
-        except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
-            raise PathrlError(f"cannot read the SFT checkpoint {self.checkpoint_path} "
-                              f"({exc.__class__.__name__}): it is truncated or not a "
-                              "checkpoint; start again with --force") from None
+    def extra_state(self) -> dict[str, Any]:
+        return {"history": self.history, "config": asdict(self.config)}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.history = list(state.get("history", []))
+
+    def run_step(self) -> StepResult:
+        """One epoch, then greedy metrics on validation (train when there is none)."""
+        total_loss = self._train_epoch()
+        self._last_val = self.evaluate_on(self.val_set or self.train_set)
+        record = {"epoch": self.step, "train_loss": total_loss / len(self.questions),
+                  "val_exact_match": self._last_val["exact_match"],
+                  "val_anchor_accuracy": self._last_val["anchor_accuracy"],
+                  "val_target_accuracy": self._last_val["target_accuracy"],
+                  "val_via_accuracy": self._last_val["via_accuracy"],
+                  "lr": self.scheduler.get_last_lr()[0]}
+        self.history.append(record)
+        return StepResult(record)
+
+    def evaluate(self) -> float:
+        return self._last_val["exact_match"]
+
+    def save_model(self, directory: Path) -> None:
+        self.model.save_pretrained(directory)
 
     def train(self, progress: Callable[[int, int, dict], None] | None = None,
               resume: bool = False) -> dict:
-        """Train, keep the best epoch (validation exact match), save it to `out_dir`.
+        """Train, keep the best epoch (validation exact match), save it to `out_dir/model`.
 
-        Every epoch ends with a checkpoint (model, optimiser, scheduler, RNG, best epoch so
-        far); `resume=True` continues from it to the same numbers as an uninterrupted run.
-        Ctrl-C is honoured at the end of the running epoch (`pathrl.rl.interrupt`)."""
-        from transformers import get_cosine_schedule_with_warmup
-
-        cfg, model = self.config, self.model
-        torch.manual_seed(cfg.seed)
-        generator = torch.Generator().manual_seed(cfg.seed)
-        fresh, link = model.fresh_parameters(), model.link_parameters()
-        own_rate = {id(p) for p in (*fresh, *link)}
-        body = [p for p in model.actor_parameters() if id(p) not in own_rate]
-        param_groups = [{"params": body, "lr": cfg.lr}, {"params": fresh, "lr": cfg.head_lr}]
-        if link:
-            param_groups.append({"params": link, "lr": cfg.link_lr, "weight_decay": 0.0})
-        optimizer = torch.optim.AdamW(param_groups, weight_decay=cfg.weight_decay)
-        groups = self._groups(self.train_set)
-        steps_per_epoch = sum(math.ceil(len(idx) / cfg.batch_size) for idx in groups.values())
-        total = steps_per_epoch * cfg.epochs
-        scheduler = get_cosine_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total),
-                                                    total)
-        logger = RunLogger(self.out_dir, "sft_metrics")
-        questions = [ex.question for ex in self.train_set]
-        labels = self._labels(groups)
-        best = BestEpoch()
-        start = time.perf_counter()
-        history: list[dict] = []
-        first_epoch = 0
-        if resume:
-            state = self._load_checkpoint()
-            try:
-                self._load_trainable_state(state["model"])
-                optimizer.load_state_dict(state["optimizer"])
-                scheduler.load_state_dict(state["scheduler"])
-            except (RuntimeError, ValueError, KeyError) as exc:
-                raise PathrlError(f"the SFT checkpoint {self.checkpoint_path} does not fit this "
-                                  f"router or config ({exc.__class__.__name__}); start again "
-                                  "with --force") from None
-            generator.set_state(state["generator"])
-            torch.set_rng_state(state["torch_rng"])
-            best, history, first_epoch = state["best"], state["history"], state["epoch"]
-            logger.truncate_after(first_epoch - 1)
-        else:
-            logger.path.unlink(missing_ok=True)
-        try:
-            with GracefulInterrupt() as interrupt:
-                for epoch in range(first_epoch, cfg.epochs):
-                    total_loss = self._train_epoch(groups, generator, questions, labels,
-                                                   optimizer, scheduler)
-                    metrics = self.evaluate(self.val_set or self.train_set)
-                    record = {"epoch": epoch, "train_loss": total_loss / len(questions),
-                              "val_exact_match": metrics["exact_match"],
-                              "val_anchor_accuracy": metrics["anchor_accuracy"],
-                              "val_target_accuracy": metrics["target_accuracy"],
-                              "val_via_accuracy": metrics["via_accuracy"],
-                              "lr": scheduler.get_last_lr()[0]}
-                    logger.log(epoch, record)
-                    history.append(record)
-                    if progress:
-                        progress(epoch + 1, cfg.epochs, record)
-                    if metrics["exact_match"] > best.exact_match:
-                        best = BestEpoch(metrics["exact_match"], self._trainable_state(), epoch)
-                    else:
-                        best.stale += 1
-                    done = best.stale >= cfg.patience or epoch + 1 == cfg.epochs
-                    if cfg.checkpoint_every_epoch or interrupt.requested:
-                        self._save_checkpoint({
-                            "epoch": epoch + 1, "model": self._trainable_state(),
-                            "optimizer": optimizer.state_dict(),
-                            "scheduler": scheduler.state_dict(),
-                            "generator": generator.get_state(),
-                            "torch_rng": torch.get_rng_state(), "best": best,
-                            "history": history, "config": asdict(cfg)})
-                    if interrupt.requested and not done:
-                        raise KeyboardInterrupt
-                    if best.stale >= cfg.patience:
-                        break
-        except KeyboardInterrupt:
-            logger.close()
-            raise
-        logger.close()
-        if best.state is not None:
-            self._load_trainable_state(best.state)
-        model.save_pretrained(self.out_dir / "model")
-        summary = {"best_epoch": best.epoch, "best_val_exact_match": best.exact_match,
-                   # Without a validation split the "best epoch" was picked on train data.
-                   "selected_on": "val" if self.val_set else "train",
-                   "epochs_run": len(history), "wall_s": time.perf_counter() - start,
-                   "samples_per_s": len(questions) * len(history)
-                   / max(time.perf_counter() - start, 1e-9),
-                   "config": asdict(cfg)}
-        return summary
+        Every epoch ends with a checkpoint (`OUT/checkpoints/sft_last.pt`: the trained
+        parameters, optimiser, scheduler, RNG, best epoch so far); `resume=True` continues
+        from it to the same numbers as an uninterrupted run. Ctrl-C is honoured at the end of
+        the running epoch (`pathrl.rl.interrupt`)."""
+        result = super().train(resume=resume, progress=progress)
+        kept = result.kept
+        return {"best_epoch": kept.step - 1 if kept else -1,
+                "best_val_exact_match": kept.score if kept else -1.0,
+                # Without a validation split the "best epoch" was picked on train data.
+                "selected_on": "val" if self.val_set else "train",
+                "epochs_run": len(self.history), "wall_s": result.wall_s,
+                "samples_per_s": len(self.questions) * result.steps_run
+                / max(result.wall_s, 1e-9),
+                "stop_reason": result.stop_reason, "config": asdict(self.config)}
