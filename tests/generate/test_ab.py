@@ -104,6 +104,43 @@ def test_run_ab_numbers(stub_service, fake_chat, ab_cases, tmp_path):
         in routed_request["messages"][-1]["content"]
 
 
+class OneAnswer:
+    """A `QueryLLM` answering every prompt with the same completion."""
+
+    def __init__(self, completion: str):
+        self.completion = completion
+
+    def generate(self, prompts):
+        return [self.completion] * len(prompts)
+
+    def describe(self) -> str:
+        return "one answer"
+
+
+def test_run_ab_on_mongomock(schema, vocab, mongo_db, ab_cases):
+    case = ab_cases[0]  # change records of project Riyadh Railway
+    router = StubRouter(vocab, {case.example.question: case.example.path_id})
+    service = RouteService(schema=schema, database=mongo_db, router=router)
+    pipeline = [
+        {"$match": {"name": "Riyadh Railway"}},
+        {"$lookup": {"from": "contract", "localField": "id", "foreignField": "project_id",
+                     "as": "c"}},
+        {"$unwind": "$c"},
+        {"$lookup": {"from": "contract_change_log", "localField": "c.id",
+                     "foreignField": "contract_id", "as": "cl"}},
+        {"$unwind": "$cl"},
+        {"$replaceRoot": {"newRoot": "$cl"}}]
+    llm = OneAnswer("```json\n" + json.dumps({"collection": "project", "pipeline": pipeline})
+                    + "\n```")
+    generator = RoutedGenerator(service, llm)
+    assert "MongoDB aggregation" in generator.prompt(case.example.question, None, False).system
+    report = run_ab(generator, [case.example])
+    summary = report.summary
+    assert summary["direct"].statuses == {"ok": 1} and summary["direct"].rows_equal_gold == 1
+    assert summary["pathrl"].statuses == {"ok": 1} and summary["pathrl"].rows_equal_gold == 1
+    assert report.items[0].gold_count > 1
+
+
 # -- the commands ------------------------------------------------------------------------------
 def write_split(tmp_path, ab_cases):
     data = tmp_path / "data"

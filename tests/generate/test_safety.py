@@ -156,3 +156,19 @@ def test_mongo_unparsable_and_unknown_collections(mongo_db):
     assert lookup.status == "error" and "contracts" in lookup.message
     bad = run_completion(mongo_db, pipeline_answer("project", [{"$project": "name"}]))
     assert bad.status == "error" and bad.message
+
+
+# -- PostgreSQL (skipped without a server) -----------------------------------------------------
+def test_postgres_reads_only_with_limit_and_timeout(pg_db, sqlite_db):
+    run = run_completion(pg_db, f"```sql\n{CHANGES_SQL};\n```", max_rows=500)
+    assert run.status == "ok" and {r["id"] for r in run.rows} == gold_change_ids(sqlite_db)
+    for sneaky in ("WITH d AS (DELETE FROM invoice RETURNING id) SELECT count(*) FROM d",
+                   "SELECT pg_sleep(5)", "SELECT set_config('search_path', 'x', false)",
+                   "SELECT * INTO copy FROM project"):
+        assert run_completion(pg_db, sneaky).status == "rejected"
+    assert pg_db.execute("SELECT count(*) AS n FROM invoice").rows == [{"n": 280}]
+    slow = run_completion(pg_db, "SELECT count(*) FROM generate_series(1, 500000000)",
+                          timeout_s=0.3)
+    assert slow.status == "error" and slow.message == "timed out after 0.3 s"
+    limited = run_completion(pg_db, "SELECT id FROM contract ORDER BY id", max_rows=2)
+    assert [r["id"] for r in limited.rows] == ["C0001", "C0002"] and limited.truncated
