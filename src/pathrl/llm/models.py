@@ -219,12 +219,17 @@ def is_peft(model: Any) -> bool:
 
 
 def save_policy(model: Any, tokenizer: Any, directory: str | Path, *,
-                merge_lora: bool = False, base: str | None = None) -> Path:
+                merge_lora: bool = False, base: str | None = None,
+                extra_tensors: dict[str, dict[str, torch.Tensor]] | None = None,
+                meta: dict[str, Any] | None = None) -> Path:
     """Save `model` (atomically: the directory appears whole or not at all) with its
     tokenizer. A LoRA policy saves its adapter only unless `merge_lora` (then the merged full
     weights; the live model is left as it is). GGUF-loaded weights drop their quantizer fields
     so they save as plain safetensors. `base` (default: what `load_policy` loaded) is recorded
-    in `pathrl_llm.json` so the adapter can be loaded again."""
+    in `pathrl_llm.json` so the adapter can be loaded again, with `meta`; `extra_tensors`
+    (file name -> tensors) are saved beside the weights (a value head, a reward head)."""
+    from safetensors.torch import save_file
+
     from pathrl.backbones import _drop_quantizer
     from pathrl.io import atomic_dir
 
@@ -236,8 +241,11 @@ def save_policy(model: Any, tokenizer: Any, directory: str | Path, *,
     with atomic_dir(directory) as tmp:
         to_save.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
-        meta = {"base": base, "adapter": peft and not merge_lora}
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        for name, tensors in (extra_tensors or {}).items():
+            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()},
+                      str(tmp / name))
+        record = {"base": base, "adapter": peft and not merge_lora, **(meta or {})}
+        (tmp / META_FILE).write_text(json.dumps(record, indent=2) + "\n")
     return Path(directory)
 
 
@@ -533,9 +541,18 @@ class ReferencePolicy:
         share = is_peft(policy) if share_weights is None else share_weights
         if share and not is_peft(policy):
             raise PathrlError("ReferencePolicy: only a LoRA policy can share its weights")
-        self.policy = policy
         self.shared = share
         self.model = policy if share else frozen_copy(policy)
+
+    @classmethod
+    def of_model(cls, model: Any) -> ReferencePolicy:
+        """A separately loaded reference model, frozen in place (no copy)."""
+        reference = cls.__new__(cls)
+        reference.shared = False
+        reference.model = model.eval()
+        for parameter in model.parameters():
+            parameter.requires_grad_(False)
+        return reference
 
     @contextlib.contextmanager
     def _active(self) -> Iterator[Any]:
@@ -586,15 +603,8 @@ class PolicyWithValueHead(nn.Module):
 
     def save_pretrained(self, directory: str | Path, tokenizer: Any,
                         merge_lora: bool = False) -> Path:
-        from safetensors.torch import save_file
-
-        from pathrl.io import apply_umask
-
-        directory = save_policy(self.policy, tokenizer, directory, merge_lora=merge_lora)
-        save_file({k: v.detach().cpu().contiguous() for k, v in
-                   self.value_head.state_dict().items()}, str(directory / VALUE_HEAD_FILE))
-        apply_umask(directory / VALUE_HEAD_FILE)
-        return directory
+        return save_policy(self.policy, tokenizer, directory, merge_lora=merge_lora,
+                           extra_tensors={VALUE_HEAD_FILE: self.value_head.state_dict()})
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None,
