@@ -141,6 +141,25 @@ def test_run_ab_on_mongomock(schema, vocab, mongo_db, ab_cases):
     assert report.items[0].gold_count > 1
 
 
+def test_an_aggregate_answer_is_scored_on_the_rows_it_counts(schema, vocab, sqlite_db):
+    question = "How many contract change records does project Riyadh Railway have?"
+    ex = example(vocab, question, "project>contract>contract_change_log", "Riyadh Railway",
+                 category="count")
+    router = StubRouter(vocab, {question: ex.path_id})
+    service = RouteService(schema=schema, database=sqlite_db, router=router)
+    counted = OneAnswer("SELECT count(*) AS n FROM project p JOIN contract c ON c.project_id "
+                        "= p.id JOIN contract_change_log cl ON cl.contract_id = c.id "
+                        "WHERE p.name = 'Riyadh Railway'")
+    report = run_ab(RoutedGenerator(service, counted), [ex])
+    item = report.items[0]
+    answer = service.ask(question)
+    assert answer.intent.kind == "count" and answer.value == item.gold_count > 1
+    assert item.outcomes["pathrl"].rows_equal_gold  # the rows its count is taken over
+    assert item.outcomes["pathrl"].count == 1  # ... while the answer itself is one row
+    # The LLM's count is one row without a column of the target: not the gold rows.
+    assert item.outcomes["routed"].status == "ok" and not item.outcomes["routed"].rows_equal_gold
+
+
 # -- the commands ------------------------------------------------------------------------------
 def write_split(tmp_path, ab_cases):
     data = tmp_path / "data"

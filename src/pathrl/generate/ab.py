@@ -25,7 +25,10 @@ Rows equal the gold rows when, ignoring order and duplicates:
 2. the result's columns that are fields of the target table (at least one): its set of
    tuples of those columns equals the gold rows' set of the same tuples.
 Numbers compare as numbers (1 == 1.0), everything else as text. A truncated result (more than
-`max_rows` rows) is never equal. Both empty counts as equal.
+`max_rows` rows) is never equal. Both empty counts as equal. For pathrl's generator the rows
+compared are its answer's rows, or, for an answer that aggregates them (a count, counts per
+group, the top row, an average, an existence check), the rows along its route for the
+entities it found (`rows_answered`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from pathrl.data.example import Condition, Example
 from pathrl.db import Database
 from pathrl.errors import PathrlError
 from pathrl.generate.runner import RoutedGenerator
+from pathrl.intent import KINDS
 from pathrl.paths import LegalPath
 from pathrl.pipeline import Answer
 from pathrl.query import Filter
@@ -276,7 +280,7 @@ class ABReport:
 
 
 # -- running -----------------------------------------------------------------------------------
-AGGREGATE_KINDS = ("count", "group_count", "superlative", "aggregate", "exists")
+AGGREGATE_KINDS = tuple(k for k in KINDS if k not in ("rows", "attribute"))
 
 
 def rows_answered(answer: Answer, database: Database) -> list[dict[str, Any]]:
@@ -284,8 +288,8 @@ def rows_answered(answer: Answer, database: Database) -> list[dict[str, Any]]:
     that aggregates them (a count, counts per group, the top row, an average, an existence
     check), the rows along its route for the entities it found (one query each, merged by
     the target's key; conditions the answer applied are not re-applied)."""
-    intent = getattr(answer, "intent", None)
-    if getattr(intent, "kind", "rows") not in AGGREGATE_KINDS or answer.route is None:
+    if answer.intent is None or answer.intent.kind not in AGGREGATE_KINDS or (
+            answer.route is None):
         return answer.rows
     key = database.schema.table(answer.route.target).key
     merged: dict[Any, dict[str, Any]] = {}
