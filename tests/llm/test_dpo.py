@@ -15,6 +15,7 @@ from pathrl.llm.dpo import DPO_LOSSES, DPOConfig, DPOTrainer, dpo_terms
 from pathrl.llm.models import LoraSettings, load_policy, sequence_logprobs
 from pathrl.llm.training import Preference, encode_pairs, pair_batch
 from pathrl.rl.logging import read_jsonl
+from pathrl.rl.metrics import DPO_METRICS
 
 
 def _pairs(numbers) -> list[Preference]:
@@ -76,6 +77,7 @@ def test_dpo_starts_at_log_2_and_raises_held_out_accuracy(tiny_lm_dir, tmp_path,
     assert {"loss", "rewards/chosen", "rewards/rejected", "rewards/margins",
             "rewards/accuracies", "logps/chosen", "logps/rejected", "lr",
             "grad_norm"} <= set(log[0])
+    assert set().union(*log) <= set(DPO_METRICS)  # every name is documented
 
 
 def test_logged_implicit_rewards_match_a_manual_computation(tiny_lm_dir, tmp_path):  # noqa: F811

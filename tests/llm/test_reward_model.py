@@ -20,6 +20,7 @@ from pathrl.llm.reward_model import (
 )
 from pathrl.llm.training import Preference, preference_examples
 from pathrl.rl.logging import read_jsonl
+from pathrl.rl.metrics import REWARD_MODEL_METRICS
 
 
 def _pairs(numbers) -> list[Preference]:
@@ -75,6 +76,7 @@ def test_accuracy_rises_above_0_9_on_a_separable_toy_set(tiny_lm_dir, tmp_path, 
     assert log[-1]["eval_accuracy"] == summary.final_eval["eval_accuracy"]
     assert {"loss", "accuracy", "margin", "rewards/chosen", "rewards/rejected"} <= set(log[0])
     assert log[-1]["margin"] > log[0]["margin"]
+    assert set().union(*log) <= set(REWARD_MODEL_METRICS)  # every name is documented
     # Saved merged with its head; the scorer reads the same rewards back.
     saved = tmp_path / "model"
     assert (saved / "reward_head.safetensors").is_file() and (saved / "config.json").is_file()

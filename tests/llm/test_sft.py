@@ -23,6 +23,7 @@ from pathrl.llm.sft import (
 )
 from pathrl.llm.training import TaskDataConfig
 from pathrl.rl.logging import read_jsonl
+from pathrl.rl.metrics import LLM_SFT_METRICS
 
 TRAIN = [SFTExample([{"role": "user", "content": f"What is {a} plus {b}?"}], str(a + b))
          for a, b in [(1, 2), (3, 4), (5, 6), (7, 8), (2, 9), (4, 4), (6, 1), (8, 3)]]
@@ -99,6 +100,7 @@ def test_ctrl_c_then_resume_equals_an_uninterrupted_run(tiny_lm_dir, tmp_path, l
     assert [r["loss"] for r in log_a] == [r["loss"] for r in log_b]
     assert [r.get("eval_loss") for r in log_a] == [r.get("eval_loss") for r in log_b]
     assert log_a[1]["eval_loss"] is not None and "eval_loss" not in log_a[0]
+    assert set().union(*log_a) <= set(LLM_SFT_METRICS)  # every name is documented
     if lora is not None:  # the checkpoint holds the adapter, not the frozen base
         state = torch.load(resumed.latest_checkpoint(), weights_only=False)
         assert state["model"] and all("lora_" in k for k in state["model"])

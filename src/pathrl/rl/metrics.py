@@ -48,3 +48,58 @@ ROUTER_SFT_METRICS: dict[str, str] = {
     "val_via_accuracy": "Via accuracy on validation.",
     "lr": "Learning rate at the end of the epoch.",
 }
+
+# Shared by the supervised-style LLM trainers (pathrl.llm.training): every step's line.
+_LLM_STEP_METRICS: dict[str, str] = {
+    "step": "Optimiser step index (0-based); one step = gradient_accumulation_steps "
+            "micro-batches.",
+    "lr": "Learning rate used for this step (warm-up, then the schedule).",
+    "grad_norm": "Global gradient norm before clipping to max_grad_norm.",
+    "epoch": "Passes over the training data completed after this step (fractional).",
+    "examples": "Training examples in this step (pairs for the reward model and DPO).",
+}
+
+LLM_SFT_METRICS: dict[str, str] = {
+    **_LLM_STEP_METRICS,
+    "loss": "Cross-entropy per completion token (prompt tokens carry no loss), mean over the "
+            "step's tokens.",
+    "token_accuracy": "Share of completion tokens the model predicted greedily (argmax).",
+    "eval_loss": "Cross-entropy per completion token on the held-out examples (logged on "
+                 "evaluation steps).",
+    "eval_token_accuracy": "Greedy next-token accuracy on held-out completion tokens; the "
+                           "evaluation score, also logged with every step (latest value).",
+}
+
+REWARD_MODEL_METRICS: dict[str, str] = {
+    **_LLM_STEP_METRICS,
+    "loss": "Bradley-Terry loss -log sigmoid(r_chosen - r_rejected - margin) (+ the centring "
+            "term), mean over pairs.",
+    "accuracy": "Share of pairs with r_chosen > r_rejected.",
+    "margin": "Mean r_chosen - r_rejected.",
+    "rewards/chosen": "Mean reward of the chosen completions.",
+    "rewards/rejected": "Mean reward of the rejected completions.",
+    "eval_loss": "The loss on held-out pairs.",
+    "eval_accuracy": "Pairwise accuracy on held-out pairs; the evaluation score, also logged "
+                     "with every step (latest value).",
+    "eval_margin": "Mean r_chosen - r_rejected on held-out pairs.",
+    "eval_rewards/chosen": "Mean held-out chosen reward.",
+    "eval_rewards/rejected": "Mean held-out rejected reward.",
+}
+
+DPO_METRICS: dict[str, str] = {
+    **_LLM_STEP_METRICS,
+    "loss": "DPO loss (sigmoid, ipo or hinge), mean over pairs; ln 2 = 0.693 at the start "
+            "for sigmoid.",
+    "rewards/chosen": "Mean implicit reward beta * (log pi(y+|x) - log pi_ref(y+|x)).",
+    "rewards/rejected": "Mean implicit reward of the rejected completions.",
+    "rewards/margins": "Mean rewards/chosen - rewards/rejected.",
+    "rewards/accuracies": "Share of pairs whose chosen implicit reward is the higher.",
+    "logps/chosen": "Mean policy log-prob of the chosen completions (sum over tokens; per-token "
+                    "mean for ipo).",
+    "logps/rejected": "Mean policy log-prob of the rejected completions.",
+    **{f"eval_{name}": f"{name} on held-out pairs." for name in (
+        "loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "logps/chosen",
+        "logps/rejected")},
+    "eval_rewards/accuracies": "Held-out preference accuracy; the evaluation score, also "
+                               "logged with every step (latest value).",
+}
