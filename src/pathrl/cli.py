@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from pathrl.environment import prepare_command_environment
 from pathrl.errors import PathrlError
 
 console = Console()
@@ -29,6 +30,7 @@ def _register() -> None:
     from pathrl.data.cli import app as data_app
     from pathrl.doctor.cli import app as doctor_app
     from pathrl.generate.cli import ab, generate
+    from pathrl.llm.cli import app as llm_app
     from pathrl.mcp_server.cli import mcp
     from pathrl.router.cli import demo, eval_cmd, route, train_app
     from pathrl.schema_cli import db_app, query, schema_app
@@ -51,6 +53,7 @@ def _register() -> None:
     app.add_typer(doctor_app, name="doctor")
     app.add_typer(warmup_app, name="warmup")
     app.add_typer(synth_app, name="synth")
+    app.add_typer(llm_app, name="llm")
 
 
 _register()
@@ -58,6 +61,7 @@ _register()
 
 def main() -> None:
     """Console-script entry point: user mistakes become one red line and exit code 2."""
+    prepare_command_environment()  # process-wide settings, before any command loads torch
     try:
         app()
     except PathrlError as exc:

@@ -39,7 +39,7 @@ def build_tiny_lm(directory: Path, seed: int = 0) -> Path:
     tokenizer.chat_template = CHATML
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=512, initializer_range=0.3,
+                         max_position_embeddings=2048, initializer_range=0.3,
                          tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
                          eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id)

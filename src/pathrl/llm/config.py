@@ -72,6 +72,8 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
                 isinstance(value, str) and value.strip().lower() in _NONE)):
             return None
         options = [a for a in args if a is not type(None)]
+        if len(options) == 1:  # Optional[X]: X's own error is the clearest
+            return coerce(value, options[0], key)
         for option in options:
             with contextlib.suppress(PathrlError):
                 return coerce(value, option, key)

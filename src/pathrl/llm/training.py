@@ -495,3 +495,63 @@ def preference_examples(data: TaskDataConfig) -> tuple[list[Preference], list[Pr
                 for p in preference_pairs(chunk, seed=seed)]
 
     return pairs(problems.train, data.seed), pairs(problems.eval, data.seed + 1)
+
+
+# -- evaluating a saved model ------------------------------------------------------------------
+@dataclass
+class LLMEvalConfig:
+    """`pathrl llm eval`: the task's evaluation block on held-out test problems."""
+
+    model: str = "smollm2"
+    """Model to evaluate (alias, Hugging Face directory, or a trainer's OUT/model)."""
+    device: str = "auto"
+    """auto, cpu, cuda, cuda:N, mps."""
+    dtype: str = "auto"
+    """auto, float32, bfloat16, float16."""
+    max_new_tokens: int = 256
+    """Longest completion (greedy decoding)."""
+    batch_size: int = 16
+    """Prompts per generation batch."""
+    limit: int = 0
+    """Evaluate the first N test problems only (0: all of data.n_test)."""
+    data: TaskDataConfig = field(default_factory=TaskDataConfig)
+    """The task split: the test split is `data.n_test` problems, the same ones the
+    trainers keep apart with the same data settings."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_new_tokens", "batch_size"):
+            if getattr(self, name) < 1:
+                raise PathrlError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.limit < 0:
+            raise PathrlError(f"limit must be >= 0, got {self.limit}")
+        if self.data.n_test < 1:
+            raise PathrlError("data.n_test must be >= 1 to evaluate")
+
+
+def evaluate_model(config: LLMEvalConfig, progress: ProgressFn | None = None) -> Any:
+    """Greedy completions of the test problems by `config.model`, scored by the task's
+    evaluation block (`pathrl.llm.evaluate.evaluate`); returns its `EvalReport` (lengths in
+    tokens)."""
+    from pathrl.llm.evaluate import evaluate
+    from pathrl.llm.models import generate_texts, load_policy
+
+    problems = list(task_problems(config.data).test)
+    if config.limit:
+        problems = problems[:config.limit]
+    model, tokenizer = load_policy(config.model, device=config.device, dtype=config.dtype)
+    done = 0
+
+    def generate(prompts: list) -> list[str]:
+        nonlocal done
+        texts = generate_texts(model, tokenizer, prompts, max_new_tokens=config.max_new_tokens,
+                               batch_size=config.batch_size)
+        done += len(prompts)
+        if progress is not None:
+            progress(done, len(problems), {})
+        return texts
+
+    def count_tokens(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False).input_ids)
+
+    return evaluate(problems, generate, batch_size=config.batch_size,
+                    count_tokens=count_tokens)
