@@ -6,7 +6,11 @@ import os
 
 import pytest
 
-import pathrl  # noqa: F401  (first: sets OMP_WAIT_POLICY before any test imports torch)
+from pathrl.environment import prepare_command_environment
+
+# The test process runs like the `pathrl` command: OMP_WAIT_POLICY before any test imports
+# torch, the Hub offline, transformers quiet.
+prepare_command_environment()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,10 +1,11 @@
-"""pathrl: teach a model the join paths of a business database (SFT then PPO)."""
+"""pathrl: teach a model the join paths of a business database (SFT then PPO).
 
-import os
-
-# OpenMP's default busy-waiting threads thrash when the cores are shared (a 2-core CI machine,
-# a training run beside a test suite): measured here, a MiniLM forward went from 0.23 s to
-# 1.45 s. Passive waiting costs nothing when the cores are free. Must be set before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+Importing pathrl, or any of its modules, changes nothing in the process: no environment
+variables, no matplotlib backend or rcParams, no logging or warnings configuration, no torch
+threads. The one registration made at import is Gymnasium's convention: `pathrl.router.env`
+registers the namespaced id `pathrl/Router-v0` (idempotent). The `pathrl` command sets its
+process-wide defaults (`OMP_WAIT_POLICY=PASSIVE`, offline Hugging Face Hub, quiet transformers)
+in `pathrl.environment` before it loads torch; see README's "Environment".
+"""
 
 __version__ = "0.1.0"
