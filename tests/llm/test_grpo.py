@@ -22,6 +22,7 @@ from pathrl.llm.models import (
 )
 from pathrl.llm.rewards import RewardSet
 from pathrl.llm.rollout import RLSummary, task_evaluator
+from pathrl.rl.metrics import GRPO_METRICS, metric_documented
 
 ROWS = [{"prompt": [{"role": "user", "content": f"What is {i} plus 3?"}], "answer": i + 3}
         for i in range(12)]
@@ -165,11 +166,12 @@ def test_kl_to_the_reference_starts_at_zero_and_grows(tiny_lm_dir, tmp_path):  #
 
 def test_a_reward_for_digit_tokens_makes_them_more_frequent(tiny_lm_dir, tmp_path):  # noqa: F811
     trainer = trainer_for(tiny_lm_dir, tmp_path, total_steps=8, num_generations=8,
-                          prompts_per_step=2, max_completion_length=8, beta=0.0)
+                          prompts_per_step=2, max_completion_length=8, beta=0.0,
+                          learning_rate=0.1)
     trainer.train()
     reward = [row["reward"] for row in log(tmp_path)]
-    assert reward[0] < 0.1  # a random model rarely writes a digit
-    assert sum(reward[-2:]) / 2 > 0.3
+    assert reward[0] < 0.1  # a random model rarely writes a digit (10 of 390 tokens)
+    assert sum(reward[-2:]) / 2 > 0.5
 
 
 def test_lora_policy_uses_its_own_weights_as_reference_and_checkpoints_the_adapter(
@@ -219,6 +221,8 @@ def test_interrupted_run_resumes_to_the_same_parameters_and_log(tiny_lm_dir, tmp
         assert torch.equal(a, b), name
     assert log(tmp_path / "whole") == log(tmp_path / "cut")
     assert "eval/format_rate" in log(tmp_path / "cut")[1]  # the whole eval block, logged
+    names = set().union(*log(tmp_path / "cut"))
+    assert all(metric_documented(name, GRPO_METRICS) for name in names), names
     assert summary.initial_eval == whole.initial_eval and summary.initial_eval
 
 
@@ -237,6 +241,7 @@ def test_the_doctor_receives_the_metrics_under_names_it_reads(tiny_lm_dir, tmp_p
             "clip_fraction_low", "clip_fraction_high", "entropy", "grad_norm", "lr",
             "loss"} <= set(run.signals)
     assert "trl_grpo" in run.flavors
+    assert all(metric_documented(name, GRPO_METRICS) for name in history)
 
 
 @pytest.mark.parametrize("override, message", [

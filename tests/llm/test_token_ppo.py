@@ -1,0 +1,188 @@
+"""Token-level PPO (pathrl.llm.ppo) on a tiny random chat LM with a value head: the reward at
+EOS plus per-token KL, GAE and value clipping, KL to the reference, learning a toy reward,
+the circuit breaker, adaptive beta, exact resume, the doctor's view."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from llm_fixtures import tiny_lm_dir  # noqa: F401
+
+from pathrl.doctor.signals import build_run_log
+from pathrl.errors import PathrlError
+from pathrl.llm.models import PolicyWithValueHead, load_policy
+from pathrl.llm.ppo import TokenPPOConfig, TokenPPOTrainer, last_token_rewards
+from pathrl.llm.rewards import RewardSet, correctness_reward
+from pathrl.rl.metrics import TOKEN_PPO_METRICS, metric_documented
+from pathrl.rl.registry import ADVANTAGE_ESTIMATORS
+
+ROWS = [{"prompt": [{"role": "user", "content": f"What is {i} plus 3?"}], "answer": i + 3}
+        for i in range(12)]
+
+
+def digit_score(prompts, completions):
+    """A reward model stand-in: 10 × the share of digit characters in the completion."""
+    return [10 * sum(c.isdigit() for c in text) / max(len(text), 1) for text in completions]
+
+
+def small_config(**overrides) -> TokenPPOConfig:
+    values = dict(prompts_per_step=8, max_completion_length=8, learning_rate=1e-2,
+                  temperature=1.0, total_steps=3, eval_every=0, checkpoint_every=0,
+                  micro_batch_size=4, ppo_epochs=2, num_mini_batches=2, doctor=False,
+                  target_kl=None, seed=5)
+    values.update(overrides)
+    return TokenPPOConfig(**values)
+
+
+def trainer_for(tiny_lm_dir, tmp_path, reward=digit_score, **overrides):  # noqa: F811
+    model, tokenizer = load_policy(str(tiny_lm_dir), device="cpu")
+    return TokenPPOTrainer(PolicyWithValueHead(model), tokenizer, reward, ROWS,
+                           small_config(**overrides), tmp_path)
+
+
+def log(path) -> list[dict]:
+    return [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_the_score_sits_on_the_last_real_token():
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0]])
+    rewards = last_token_rewards(torch.tensor([2.0, -1.0, 5.0]), mask)
+    assert rewards.tolist() == [[0, 0, 2.0, 0, 0], [0, 0, 0, 0, -1.0], [0, 0, 0, 0, 0]]
+
+
+def test_rollout_rewards_are_minus_beta_kl_plus_the_score_and_gae_is_wired(
+        tiny_lm_dir, tmp_path):  # noqa: F811
+    trainer = trainer_for(tiny_lm_dir, tmp_path, whiten_advantages=False, init_kl_coef=0.2,
+                          missing_eos_penalty=1.0)
+    trainer.train()  # three steps: the policy has moved, so the KL term is not zero
+    batch = trainer.rollout(ROWS[:8])
+    mask = batch.mask
+    raw = torch.tensor(digit_score(None, batch.generation.texts))
+    assert torch.allclose(batch.scores, raw - batch.generation.truncated.float())
+    assert float(batch.kl.abs().sum()) > 0
+    per_sequence = batch.rewards.sum(dim=1)
+    assert torch.allclose(per_sequence, batch.scores - batch.kl_coef * batch.kl.sum(dim=1),
+                          atol=1e-5)
+    assert float((batch.rewards * (1 - mask)).abs().sum()) == 0  # nothing after EOS
+    advantages, returns = ADVANTAGE_ESTIMATORS["gae"](batch.rewards, batch.values, mask,
+                                                      gamma=1.0, lam=0.95)
+    assert torch.allclose(batch.advantages, advantages)
+    assert torch.allclose(batch.returns, returns)
+    assert torch.allclose(batch.returns, (batch.advantages + batch.values) * mask)
+
+
+def test_value_clipping_binds_when_the_clip_range_is_tiny(tiny_lm_dir, tmp_path):  # noqa: F811
+    clipped = trainer_for(tiny_lm_dir, tmp_path / "a", clip_range_value=1e-4, total_steps=2)
+    clipped.train()
+    free = trainer_for(tiny_lm_dir, tmp_path / "b", clip_range_value=None, total_steps=2)
+    free.train()
+    assert log(tmp_path / "a")[1]["val/clipfrac_avg"] > 0.1  # 0 on the first, unmoved pass
+    assert all(row["val/clipfrac_avg"] == 0.0 for row in log(tmp_path / "b"))
+    # the value head starts at zero: V = 0 everywhere before the first update
+    assert log(tmp_path / "a")[0]["explained_variance"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_kl_to_the_reference_starts_at_zero_and_grows(tiny_lm_dir, tmp_path):  # noqa: F811
+    trainer = trainer_for(tiny_lm_dir, tmp_path, total_steps=3)
+    trainer.train()
+    rows = log(tmp_path)
+    assert rows[0]["objective/kl"] == 0.0 and rows[0]["kl"] == 0.0
+    assert rows[2]["objective/kl"] > rows[1]["objective/kl"] > 0.0
+    assert set().union(*rows) <= set(TOKEN_PPO_METRICS)  # every name is documented
+
+
+def test_a_reward_for_digits_makes_them_more_frequent(tiny_lm_dir, tmp_path):  # noqa: F811
+    trainer = trainer_for(tiny_lm_dir, tmp_path, total_steps=8, prompts_per_step=12,
+                          init_kl_coef=0.0, kl_target=None, learning_rate=3e-2)
+    trainer.train()
+    scores = [row["objective/scores"] for row in log(tmp_path)]
+    start, end = sum(scores[:2]) / 2, sum(scores[-2:]) / 2
+    assert start < 1.0  # a random model writes few digits
+    assert end > 1.5 * start and end - start > 0.5
+
+
+def test_the_circuit_breaker_ends_the_epochs_and_then_the_run(tiny_lm_dir, tmp_path):  # noqa: F811
+    trainer = trainer_for(tiny_lm_dir, tmp_path, target_kl=1e-6, max_kl_trips=2,
+                          total_steps=5)
+    summary = trainer.fit()
+    rows = log(tmp_path)
+    assert [row["kl_early_stop"] for row in rows] == [1.0, 1.0]
+    assert summary.steps == 2 and "circuit breaker" in summary.stop_reason
+
+
+def test_beta_adapts_to_the_measured_kl(tiny_lm_dir, tmp_path):  # noqa: F811
+    trainer = trainer_for(tiny_lm_dir, tmp_path, total_steps=3, init_kl_coef=0.1,
+                          kl_target=1e-3, kl_horizon=10)
+    trainer.train()
+    betas = [row["kl_coef"] for row in log(tmp_path)]
+    assert betas[0] == 0.1
+    assert betas[2] > betas[1]  # KL far above its target: beta rises (at most 20% a step)
+    assert betas[2] <= betas[1] * (1 + 0.2 * 8 / 10) + 1e-9
+
+
+def test_rule_rewards_score_with_the_dataset_columns(tiny_lm_dir, tmp_path):  # noqa: F811
+    trainer = trainer_for(tiny_lm_dir, tmp_path, reward=RewardSet([correctness_reward]))
+    texts = ["<answer>\n3\n</answer>", "<answer>\n5\n</answer>"]
+    assert trainer.score(ROWS[:2], texts).tolist() == [2.0, 0.0]
+
+
+def test_interrupted_run_resumes_to_the_same_parameters_and_log(tiny_lm_dir, tmp_path):  # noqa: F811
+    settings = dict(total_steps=4, checkpoint_every=1, doctor=True, kl_target=0.5,
+                    kl_horizon=20)
+
+    def make(out):
+        return trainer_for(tiny_lm_dir, out, **settings)
+
+    whole = make(tmp_path / "whole")
+    whole.train()
+    cut = make(tmp_path / "cut")
+
+    def stop_at_2(step, total, metrics):
+        if step == 2:
+            cut._interrupt.requested = True  # what Ctrl-C does
+
+    with pytest.raises(KeyboardInterrupt):
+        cut.train(progress=stop_at_2)
+    resumed = make(tmp_path / "cut")
+    resumed.train(resume=True)
+    for (name, a), (_, b) in zip(whole.model.named_parameters(),
+                                 resumed.model.named_parameters(), strict=True):
+        assert torch.equal(a, b), name
+    assert log(tmp_path / "whole") == log(tmp_path / "cut")
+    assert whole.kl_ctl.value == resumed.kl_ctl.value != 0.05
+    assert (tmp_path / "cut" / "model" / "value_head.safetensors").is_file()
+
+
+def test_the_doctor_reads_the_trl_ppo_names(tiny_lm_dir, tmp_path):  # noqa: F811
+    trainer = trainer_for(tiny_lm_dir, tmp_path, total_steps=2, doctor=True)
+    trainer.train()
+    history = trainer.doctor._history
+    assert len(history["objective/kl"]) == 2
+    run = build_run_log(history, "live")
+    assert {"reward", "reward_std", "kl", "kl_sequence", "kl_coef", "approx_kl",
+            "clip_fraction", "policy_ratio", "value_loss", "policy_loss", "entropy",
+            "explained_variance", "non_score_reward", "grad_norm", "lr", "completion_length",
+            "clipped_ratio", "kl_early_stop"} <= set(run.signals)
+    assert run.signals["reward"].raw_name == "objective/scores"
+    assert run.signals["kl"].raw_name == "kl"  # per token: the unit of the doctor's KL bands
+    assert "trl_ppo" in run.flavors
+    assert all(metric_documented(name, TOKEN_PPO_METRICS) for name in history)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"ppo_epochs": 0}, "ppo_epochs must be >= 1"),
+    ({"clip_range": 0.0}, r"clip_range must be in \(0, 1\)"),
+    ({"kl_penalty": "k9"}, "kl_penalty must be one of"),
+    ({"lam": 1.5}, "lam in"),
+])
+def test_bad_config_is_one_clear_error(override, message):
+    with pytest.raises(PathrlError, match=message):
+        small_config(**override)
+
+
+def test_a_bare_causal_lm_is_refused(tiny_lm_dir, tmp_path):  # noqa: F811
+    model, tokenizer = load_policy(str(tiny_lm_dir), device="cpu")
+    with pytest.raises(PathrlError, match="PolicyWithValueHead"):
+        TokenPPOTrainer(model, tokenizer, digit_score, ROWS, small_config(), tmp_path)
