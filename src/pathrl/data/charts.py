@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pathrl.plots import plt
+from pathrl.plots import figure, save_png
 
 _SPLIT_COLOURS = {"train": "#4C72B0", "val": "#55A868", "test": "#C44E52", "heldout": "#8172B2"}
 
@@ -65,22 +65,17 @@ def write_charts(stats: dict[str, Any], out_dir: str | Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, draw in _CHARTS.items():
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        draw(ax, stats)
+        with figure(figsize=(7, 4.5)) as fig:
+            draw(fig.subplots(), stats)
+            fig.tight_layout()
+            written.append(save_png(fig, out_dir / f"{name}.png", dpi=100, tight=False))
+    with figure(figsize=(13, 9)) as fig:
+        axes = fig.subplots(2, 2)
+        for ax, draw in zip(axes.flat, _CHARTS.values(), strict=True):
+            draw(ax, stats)
+        total = stats["all"]["examples"]
+        fig.suptitle(f"Router dataset: {total} examples, "
+                     f"{stats['train_val_test']['fuzzy_ratio']:.0%} fuzzy in train/val/test")
         fig.tight_layout()
-        path = out_dir / f"{name}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        written.append(path)
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
-    for ax, draw in zip(axes.flat, _CHARTS.values(), strict=True):
-        draw(ax, stats)
-    total = stats["all"]["examples"]
-    fig.suptitle(f"Router dataset: {total} examples, "
-                 f"{stats['train_val_test']['fuzzy_ratio']:.0%} fuzzy in train/val/test")
-    fig.tight_layout()
-    path = out_dir / "overview.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    written.append(path)
+        written.append(save_png(fig, out_dir / "overview.png", dpi=90, tight=False))
     return written

@@ -142,10 +142,7 @@ def markdown_report(
 
 def plot_findings(report: DoctorReport, directory: Path) -> dict[int, Path]:
     """One PNG per finding: each evidence signal, its threshold and the flagged window."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from pathrl.plots import figure, save_png
 
     directory.mkdir(parents=True, exist_ok=True)
     logs = {log.source: log for log in report.logs}
@@ -155,30 +152,29 @@ def plot_findings(report: DoctorReport, directory: Path) -> dict[int, Path]:
         panels = _plot_panels(finding, log)
         if not panels:
             continue
-        figure, axes = plt.subplots(
-            len(panels), 1, figsize=(8, 2.6 * len(panels)), sharex=True, squeeze=False
-        )
-        for axis, (evidence, steps, values) in zip(axes[:, 0], panels, strict=True):
-            axis.plot(steps, values, color="#1f77b4", linewidth=1.2, label=evidence.metric)
-            if evidence.threshold is not None:
-                axis.axhline(
-                    evidence.threshold,
-                    color="#d62728",
-                    linestyle="--",
-                    linewidth=1,
-                    label=f"threshold {evidence.threshold:g}",
-                )
-            axis.axvspan(*_span(evidence.window), color="#ff7f0e", alpha=0.2, label="flagged")
-            axis.set_ylabel(evidence.signal)
-            axis.legend(loc="best", fontsize=8)
-            axis.grid(alpha=0.3)
-        axes[-1, 0].set_xlabel("step")
-        figure.suptitle(f"{finding.severity}: {finding.rule} — {finding.title}", fontsize=10)
-        figure.tight_layout()
-        path = directory / f"{index + 1:02d}_{finding.rule}.png"
-        figure.savefig(path, dpi=90)
-        plt.close(figure)
-        paths[index] = path
+        with figure(figsize=(8, 2.6 * len(panels))) as fig:
+            axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)
+            for axis, (evidence, steps, values) in zip(axes[:, 0], panels, strict=True):
+                axis.plot(steps, values, color="#1f77b4", linewidth=1.2,
+                          label=evidence.metric)
+                if evidence.threshold is not None:
+                    axis.axhline(
+                        evidence.threshold,
+                        color="#d62728",
+                        linestyle="--",
+                        linewidth=1,
+                        label=f"threshold {evidence.threshold:g}",
+                    )
+                axis.axvspan(*_span(evidence.window), color="#ff7f0e", alpha=0.2,
+                             label="flagged")
+                axis.set_ylabel(evidence.signal)
+                axis.legend(loc="best", fontsize=8)
+                axis.grid(alpha=0.3)
+            axes[-1, 0].set_xlabel("step")
+            fig.suptitle(f"{finding.severity}: {finding.rule} — {finding.title}", fontsize=10)
+            fig.tight_layout()
+            paths[index] = save_png(fig, directory / f"{index + 1:02d}_{finding.rule}.png",
+                                    dpi=90, tight=False)
     return paths
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 from typing import Any
 
-from pathrl.io import atomic_write_bytes
 from pathrl.warmup.envs import SOLVED_RETURN
 
 #: Episodes in the moving average of a learning curve.
@@ -31,32 +29,29 @@ def load_curve(monitor_dir: Path) -> tuple[list[int], list[float]]:
 
 def plot_learning_curves(runs: dict[str, Path], out_png: Path, window: int = CURVE_WINDOW) -> Path:
     """One line per run: moving average of the env's episode return against timesteps."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless; must precede pyplot
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
-    for name, monitor_dir in runs.items():
-        x, y = load_curve(monitor_dir)
-        if not x:
-            continue
-        y_arr = np.asarray(y)
-        w = max(1, min(window, len(y_arr)))
-        smooth = np.convolve(y_arr, np.ones(w) / w, mode="valid")
-        ax.plot(x[w - 1 :], smooth, label=name)
-    ax.axhline(SOLVED_RETURN, color="grey", linestyle="--", linewidth=1, label="solved (200)")
-    ax.set_xlabel("timesteps")
-    ax.set_ylabel(f"episode return (env reward, mean of last {window})")
-    ax.set_title("LunarLander-v3 learning curves")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return atomic_write_bytes(out_png, buffer.getvalue())  # a crash never leaves half a PNG
+    from pathrl.plots import figure, save_png
+
+    with figure(figsize=(8, 4.5), dpi=100) as fig:
+        ax = fig.subplots()
+        for name, monitor_dir in runs.items():
+            x, y = load_curve(monitor_dir)
+            if not x:
+                continue
+            y_arr = np.asarray(y)
+            w = max(1, min(window, len(y_arr)))
+            smooth = np.convolve(y_arr, np.ones(w) / w, mode="valid")
+            ax.plot(x[w - 1 :], smooth, label=name)
+        ax.axhline(SOLVED_RETURN, color="grey", linestyle="--", linewidth=1,
+                   label="solved (200)")
+        ax.set_xlabel("timesteps")
+        ax.set_ylabel(f"episode return (env reward, mean of last {window})")
+        ax.set_title("LunarLander-v3 learning curves")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize="small")
+        fig.tight_layout()
+        return save_png(fig, out_png, dpi=100, tight=False)  # atomic: never half a PNG
 
 
 def _fmt(value: Any, spec: str = ".1f") -> str:
