@@ -259,3 +259,32 @@ def test_bad_config_is_one_clear_error(override, message):
 def test_prompts_over_max_prompt_length_are_refused(tiny_lm_dir, tmp_path):  # noqa: F811
     with pytest.raises(PathrlError, match="longer than max_prompt_length=4"):
         trainer_for(tiny_lm_dir, tmp_path, max_prompt_length=4)
+
+
+def test_cli_grpo_writes_its_run_refuses_to_overwrite_and_resumes(tiny_lm_dir, tmp_path):  # noqa: F811
+    from typer.testing import CliRunner
+
+    from pathrl.cli import app
+    from pathrl.rl.logging import read_jsonl
+
+    runner = CliRunner()
+    out = tmp_path / "run"
+    sets = ["device=cpu", "total_steps=2", "num_generations=2", "prompts_per_step=2",
+            "max_completion_length=4", "eval_every=1", "checkpoint_every=1", "rewards=simple",
+            "data.n_train=4", "data.n_eval=2", "data.n_test=2", "data.langs=en"]
+    args = ["llm", "grpo", "--model", str(tiny_lm_dir), "--out", str(out)]
+    for item in sets:
+        args += ["--set", item]
+    result = runner.invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "held-out eval/exact_match" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 2 and "eval/format_rate" in summary["initial_eval"]
+    assert summary["config"]["rewards"] == "simple"
+    assert "rewards/strict_format_reward/mean" in read_jsonl(out / "metrics.jsonl")[0]
+    again = runner.invoke(app, args)
+    assert isinstance(again.exception, PathrlError)
+    resumed = runner.invoke(app, ["llm", "grpo", "--out", str(out), "--resume", "--set",
+                                  "total_steps=3"], catch_exceptions=False)
+    assert resumed.exit_code == 0, resumed.output
+    assert [r["step"] for r in read_jsonl(out / "metrics.jsonl")] == [0, 1, 2]

@@ -186,3 +186,22 @@ def test_a_bare_causal_lm_is_refused(tiny_lm_dir, tmp_path):  # noqa: F811
     model, tokenizer = load_policy(str(tiny_lm_dir), device="cpu")
     with pytest.raises(PathrlError, match="PolicyWithValueHead"):
         TokenPPOTrainer(model, tokenizer, digit_score, ROWS, small_config(), tmp_path)
+
+
+def test_cli_ppo_with_rule_rewards_writes_its_run(tiny_lm_dir, tmp_path):  # noqa: F811
+    from typer.testing import CliRunner
+
+    from pathrl.cli import app
+
+    out = tmp_path / "run"
+    args = ["llm", "ppo", "--model", str(tiny_lm_dir), "--out", str(out)]
+    for item in ("device=cpu", "total_steps=2", "prompts_per_step=2", "max_completion_length=4",
+                 "eval_every=1", "ppo_epochs=1", "data.n_train=4", "data.n_eval=2",
+                 "data.n_test=2", "data.langs=en"):
+        args += ["--set", item]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 2 and "eval/exact_match" in summary["final_eval"]
+    assert (out / "model" / "value_head.safetensors").is_file()
+    assert "objective/scores" in json.loads((out / "metrics.jsonl").read_text().splitlines()[0])

@@ -1,4 +1,4 @@
-"""`pathrl llm sft|rm|dpo|eval`: RLHF for generative LLMs from the command line.
+"""`pathrl llm sft|rm|dpo|grpo|ppo|eval`: RLHF for generative LLMs from the command line.
 
 Each command reads a config (`--config FILE.yaml`, then `--set key=value` overrides, see
 `pathrl.llm.config`), runs the trainer module's `run_*` function and prints what it measured.
@@ -41,7 +41,8 @@ ResumeOpt = Annotated[bool, typer.Option(
 TRAIN_OUTPUTS = ("model", "metrics.jsonl", "summary.json", "config.yaml", "checkpoints", "tb")
 EVAL_OUTPUTS = ("report.json", "report.txt")
 SHOWN = ("loss", "eval_loss", "eval_token_accuracy", "accuracy", "eval_accuracy",
-         "rewards/margins", "rewards/accuracies", "eval_rewards/accuracies")
+         "rewards/margins", "rewards/accuracies", "eval_rewards/accuracies",
+         "reward", "objective/scores", "kl", "eval/exact_match", "eval/format_rate")
 
 
 @contextmanager
@@ -193,3 +194,44 @@ def eval_cmd(config: ConfigOpt = None, sets: SetOpt = None, model: ModelOpt = No
                           json.dumps(record, indent=2, ensure_ascii=False) + "\n")
         atomic_write_text(out / "report.txt", text + "\n")
         console.print(f"report: [bold]{out / 'report.json'}[/], {out / 'report.txt'}")
+
+
+def _doctor_findings(summary: Any) -> None:
+    """The live doctor's findings of an RL run, one line each."""
+    for finding in summary.findings:
+        colour = {"critical": "red", "warning": "yellow"}.get(finding["severity"], "cyan")
+        console.print(f"[{colour}]doctor {finding['severity']}[/] {finding['rule']}: "
+                      f"{finding['diagnosis']}", highlight=False)
+
+
+@app.command("grpo")
+def grpo_cmd(config: ConfigOpt = None, sets: SetOpt = None, model: ModelOpt = None,
+             out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
+             = Path("runs/llm-grpo"), force: ForceOpt = False,
+             resume: ResumeOpt = False) -> None:
+    """GRPO with the task's rule rewards (`rewards` preset): G sampled completions per
+    prompt, group-normalised advantages, KL to the frozen starting policy, the live doctor.
+    Writes OUT/model, metrics.jsonl, summary.json, config.yaml, checkpoints."""
+    from pathrl.llm.grpo import GRPOConfig, run_grpo
+
+    cfg = _train_config(GRPOConfig, config, sets, model, out, force, resume)
+    with _progress("GRPO") as advance, _resume_hint(out):
+        summary = run_grpo(cfg, out, resume=resume, progress=advance)
+    _report(summary, out, "eval/exact_match")
+    _doctor_findings(summary)
+
+
+@app.command("ppo")
+def ppo_cmd(config: ConfigOpt = None, sets: SetOpt = None, model: ModelOpt = None,
+            out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
+            = Path("runs/llm-ppo"), force: ForceOpt = False, resume: ResumeOpt = False) -> None:
+    """Token-level PPO with a value head: a reward model (`--set reward_model=DIR`, from
+    `pathrl llm rm`) or the rule rewards scores each completion at its EOS, per-token KL to
+    the frozen starting policy, GAE, adaptive beta, the live doctor."""
+    from pathrl.llm.ppo import TokenPPOConfig, run_token_ppo
+
+    cfg = _train_config(TokenPPOConfig, config, sets, model, out, force, resume)
+    with _progress("PPO") as advance, _resume_hint(out):
+        summary = run_token_ppo(cfg, out, resume=resume, progress=advance)
+    _report(summary, out, "eval/exact_match")
+    _doctor_findings(summary)

@@ -41,7 +41,9 @@ from pathrl.llm.rewards import RewardFunction, RewardScores, RewardSet
 from pathrl.llm.rollout import (
     Evaluator,
     GenerativeRLTrainer,
+    ProgressFn,
     PromptPool,
+    RLSummary,
     Row,
     check_prompt_lengths,
     completion_scores,
@@ -49,6 +51,9 @@ from pathrl.llm.rollout import (
     draw_seed,
     length_metrics,
     reward_inputs,
+    rl_data,
+    task_evaluator,
+    write_summary,
 )
 from pathrl.llm.training import SCHEDULERS, TaskDataConfig, enable_gradient_checkpointing
 from pathrl.rl.registry import (
@@ -57,7 +62,7 @@ from pathrl.rl.registry import (
     KL_ESTIMATORS,
     aggregate,
 )
-from pathrl.rl.trainer import LoopSettings, StepResult, TrainerCallback
+from pathrl.rl.trainer import LoopSettings, StepResult, TrainerCallback, seed_everything
 
 
 @dataclass
@@ -503,3 +508,27 @@ class GRPOTrainer(GenerativeRLTrainer):
     # -- saving -----------------------------------------------------------------------------
     def save_model(self, directory: Path) -> None:
         save_policy(self.model, self.tokenizer, directory, merge_lora=self.config.merge_lora)
+
+
+def run_grpo(config: GRPOConfig, out_dir: str | Path, resume: bool = False,
+             progress: ProgressFn | None = None,
+             callbacks: Sequence[TrainerCallback] = ()) -> RLSummary:
+    """Load the policy (and its LoRA adapter), build the data and the reward preset, train,
+    save OUT/model, OUT/config.yaml and OUT/summary.json (checkpoints in OUT/checkpoints,
+    the log in OUT/metrics.jsonl)."""
+    from pathrl.llm.models import load_policy
+    from pathrl.llm.rewards import reward_set
+    from pathrl.llm.training import write_config
+
+    seed_everything(config.seed)  # LoRA's initialisation draws from the global RNG
+    model, tokenizer = load_policy(config.model, device=config.device, dtype=config.dtype,
+                                   lora=config.lora)
+    rows, held_out = rl_data(config.data)
+    evaluator = (task_evaluator(held_out, config.max_completion_length, config.eval_batch_size)
+                 if held_out and config.eval_every else None)
+    trainer = GRPOTrainer(model, tokenizer, reward_set(config.rewards), rows, config, out_dir,
+                          evaluator=evaluator, callbacks=callbacks)
+    write_config(out_dir, config)
+    summary = trainer.fit(resume=resume, progress=progress)
+    write_summary(out_dir, summary)
+    return summary

@@ -45,11 +45,14 @@ from pathrl.llm.models import (
     model_device,
     trainable_parameters,
 )
+from pathrl.llm.reward_model import RewardScorer
 from pathrl.llm.rewards import RewardSet
 from pathrl.llm.rollout import (
     Evaluator,
     GenerativeRLTrainer,
+    ProgressFn,
     PromptPool,
+    RLSummary,
     Row,
     TokenScores,
     check_prompt_lengths,
@@ -58,6 +61,9 @@ from pathrl.llm.rollout import (
     draw_seed,
     length_metrics,
     reward_inputs,
+    rl_data,
+    task_evaluator,
+    write_summary,
 )
 from pathrl.llm.training import SCHEDULERS, TaskDataConfig, enable_gradient_checkpointing
 from pathrl.rl.ppo_core import (
@@ -68,11 +74,11 @@ from pathrl.rl.ppo_core import (
     value_loss,
 )
 from pathrl.rl.registry import ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, POLICY_LOSSES
-from pathrl.rl.trainer import LoopSettings, StepResult, TrainerCallback
+from pathrl.rl.trainer import LoopSettings, StepResult, TrainerCallback, seed_everything
 
 Scorer = Callable[[list[Prompt], list[str]], Sequence[float]]
-"""(prompts, completions) -> one score per completion: a reward model's `RewardScorer`, or
-any function of the texts."""
+"""(prompts, completions) -> one score per completion: any function of the texts (a
+reward model's `RewardScorer` is used through its `score`)."""
 
 
 @dataclass
@@ -297,7 +303,8 @@ class TokenPPOTrainer(GenerativeRLTrainer):
     logs to `<out_dir>/metrics.jsonl`, checkpoints to `<out_dir>/checkpoints/` and saves the
     policy with its value head to `<out_dir>/model`."""
 
-    def __init__(self, policy: PolicyWithValueHead, tokenizer: Any, reward: Scorer | RewardSet,
+    def __init__(self, policy: PolicyWithValueHead, tokenizer: Any,
+                 reward: Scorer | RewardScorer | RewardSet,
                  train_rows: Sequence[Row], config: TokenPPOConfig, out_dir: str | Path, *,
                  evaluator: Evaluator | None = None,
                  callbacks: Sequence[TrainerCallback] = ()):
@@ -363,6 +370,8 @@ class TokenPPOTrainer(GenerativeRLTrainer):
                 completions, kwargs = reward_inputs(rows, texts, [[] for _ in texts])
                 totals = self.reward.score(completions, **kwargs).total
                 values = [0.0 if math.isnan(t) else t for t in totals]
+            elif isinstance(self.reward, RewardScorer):
+                values = self.reward.score(prompts, list(texts)).tolist()
             else:
                 values = list(self.reward(prompts, list(texts)))
         except (TypeError, ValueError, KeyError) as exc:
@@ -556,3 +565,32 @@ class TokenPPOTrainer(GenerativeRLTrainer):
     # -- saving -----------------------------------------------------------------------------
     def save_model(self, directory: Path) -> None:
         self.model.save_pretrained(directory, self.tokenizer, merge_lora=self.config.merge_lora)
+
+
+def run_token_ppo(config: TokenPPOConfig, out_dir: str | Path, resume: bool = False,
+                  progress: ProgressFn | None = None,
+                  callbacks: Sequence[TrainerCallback] = ()) -> RLSummary:
+    """Load the policy with a value head (read back when the start directory has one), the
+    reward model (or the rule rewards), the data; train; save OUT/model (with
+    value_head.safetensors), OUT/config.yaml and OUT/summary.json."""
+    from pathrl.llm.rewards import reward_set
+    from pathrl.llm.training import write_config
+
+    seed_everything(config.seed)  # LoRA's initialisation draws from the global RNG
+    policy, tokenizer = PolicyWithValueHead.from_pretrained(
+        config.model, device=config.device, dtype=config.dtype, lora=config.lora)
+    reward: RewardScorer | RewardSet
+    if config.reward_model is not None:
+        reward = RewardScorer.from_pretrained(config.reward_model, device=config.device,
+                                              dtype=config.dtype)
+    else:
+        reward = reward_set(config.rewards)
+    rows, held_out = rl_data(config.data)
+    evaluator = (task_evaluator(held_out, config.max_completion_length, config.eval_batch_size)
+                 if held_out and config.eval_every else None)
+    trainer = TokenPPOTrainer(policy, tokenizer, reward, rows, config, out_dir,
+                              evaluator=evaluator, callbacks=callbacks)
+    write_config(out_dir, config)
+    summary = trainer.fit(resume=resume, progress=progress)
+    write_summary(out_dir, summary)
+    return summary

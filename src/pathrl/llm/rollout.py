@@ -318,3 +318,37 @@ class GenerativeRLTrainer(Trainer):
             kept_step=result.kept.step if result.kept is not None else None,
             findings=result.findings, model_dir=str(self.out_dir / "model"),
             config=asdict(self.config))
+
+
+def rl_data(data: Any) -> tuple[list[Row], list[Any]]:
+    """(training rows, held-out problems) of a `TaskDataConfig`: the generated arithmetic
+    task (rows from `pathrl.llm.tasks.grpo_row`, the held-out split for the evaluation
+    block), or `train_file`: TRL rows ({"prompt", "answer", ...}) or a GSM8K JSONL
+    ({"question", "answer": "... #### 42"}); `eval_file`: GSM8K JSONL problems."""
+    from pathrl.llm.tasks import grpo_row, load_gsm8k
+    from pathrl.llm.training import read_rows, row_prompt, task_problems
+
+    if data.train_file is None:
+        problems = task_problems(data)
+        return [grpo_row(p) for p in problems.train], list(problems.eval)
+    rows = read_rows(data.train_file)
+    if all("prompt" in row for row in rows):
+        train = [{**row, "prompt": row_prompt(row["prompt"], f"{data.train_file}, row {i}")}
+                 for i, row in enumerate(rows, start=1)]
+    elif all("question" in row for row in rows):
+        train = [grpo_row(p) for p in load_gsm8k(data.train_file)]
+    else:
+        raise PathrlError(f"{data.train_file}: expected TRL rows with a 'prompt' (and the "
+                          "columns the rewards read) or GSM8K rows with 'question' and "
+                          "'answer'")
+    held_out = load_gsm8k(data.eval_file) if data.eval_file else []
+    return train, held_out
+
+
+def write_summary(out_dir: str | Path, summary: RLSummary) -> Path:
+    import json
+
+    from pathrl.io import atomic_write_text
+
+    return atomic_write_text(Path(out_dir) / "summary.json",
+                             json.dumps(summary.to_dict(), indent=2, ensure_ascii=False) + "\n")
