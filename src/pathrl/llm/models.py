@@ -498,25 +498,36 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[Prompt],
 
 # -- token log-probabilities -----------------------------------------------------------------
 def logprobs_from_logits(logits: torch.Tensor, input_ids: torch.Tensor,
-                         completion_mask: torch.Tensor,
-                         temperature: float = 1.0) -> torch.Tensor:
-    """Per-token log π(x_t | x_<t) from full-sequence logits [B, T, V]: entry t uses the
-    logits at t − 1. Zero where `completion_mask` is 0 (and at t = 0, which nothing
-    predicts). Computed in float32 whatever the model's dtype."""
+                         completion_mask: torch.Tensor, temperature: float = 1.0,
+                         start: int = 0) -> torch.Tensor:
+    """Per-token log π(x_t | x_<t) [B, T] from logits [B, T − start, V] of positions
+    start … T − 1 (all of them by default): entry t uses the logits at t − 1. Zero where
+    `completion_mask` is 0 (and up to `start`, which no kept logit predicts). Computed in
+    float32 whatever the model's dtype."""
     logits = logits[:, :-1].float()
     if temperature != 1.0:
         logits = logits / temperature
-    targets = input_ids[:, 1:]
+    targets = input_ids[:, start + 1:]
     picked = torch.gather(logits, -1, targets.unsqueeze(-1)).squeeze(-1)
     token_logp = picked - torch.logsumexp(logits, dim=-1)
     out = torch.zeros(input_ids.shape, dtype=token_logp.dtype, device=input_ids.device)
-    out[:, 1:] = token_logp
+    out[:, start + 1:] = token_logp
     return out * completion_mask.to(out.dtype)
 
 
+def first_scored_position(mask: torch.Tensor) -> int:
+    """The first column any row scores (0 when none does): logits before it are not needed."""
+    columns = mask.any(dim=0).nonzero()
+    return int(columns[0]) if len(columns) else 0
+
+
 def forward_logits(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                   **kwargs: Any) -> Any:
-    """The model's forward with position ids taken from the attention mask."""
+                   start: int = 0, **kwargs: Any) -> Any:
+    """The model's forward with position ids taken from the attention mask. With `start`
+    > 0 only the logits of positions start … T − 1 are computed (transformers'
+    `logits_to_keep`: the LM head and its softmax skip the prompt)."""
+    if start > 0:
+        kwargs["logits_to_keep"] = input_ids.shape[1] - start
     return model(input_ids=input_ids, attention_mask=attention_mask,
                  position_ids=position_ids_from_mask(attention_mask), use_cache=False, **kwargs)
 
@@ -525,9 +536,13 @@ def sequence_logprobs(model: Any, input_ids: torch.Tensor, attention_mask: torch
                       completion_mask: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """Per-token log-probs [B, T] of the completion tokens under `model` (see
     `logprobs_from_logits`); differentiable unless called under `torch.no_grad()`. Sum over
-    the last dim for a sequence log-prob (DPO), keep per token for GRPO/PPO."""
-    logits = forward_logits(model, input_ids, attention_mask).logits
-    return logprobs_from_logits(logits, input_ids, completion_mask, temperature)
+    the last dim for a sequence log-prob (DPO), keep per token for GRPO/PPO. Only the logits
+    from the token before the first completion token on are computed."""
+    start = max(first_scored_position(completion_mask) - 1, 0)
+    logits = forward_logits(model, input_ids, attention_mask, start=start).logits
+    if logits.shape[1] != input_ids.shape[1] - start:  # a model that ignores logits_to_keep
+        logits = logits[:, start:]
+    return logprobs_from_logits(logits, input_ids, completion_mask, temperature, start)
 
 
 class ReferencePolicy:

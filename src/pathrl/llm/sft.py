@@ -27,6 +27,7 @@ from pathrl.llm.models import (
     collate_completions,
     encode_completion,
     encode_prompt,
+    first_scored_position,
     forward_logits,
     load_policy,
     model_device,
@@ -99,11 +100,12 @@ def sft_batch(encoded: Sequence[EncodedSFT], pad_id: int) -> tuple[CompletionBat
     return batch, labels
 
 
-def shifted_token_loss(logits: torch.Tensor,
-                       labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def shifted_token_loss(logits: torch.Tensor, labels: torch.Tensor,
+                       start: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(summed cross-entropy, correct greedy predictions, counted tokens): the logits at t
-    predict the label at t + 1; -100 labels are skipped."""
-    logits, targets = logits[:, :-1].float(), labels[:, 1:]
+    predict the label at t + 1; -100 labels are skipped. `logits` hold positions
+    start … T − 1 (see `forward_logits`)."""
+    logits, targets = logits[:, :-1].float(), labels[:, start + 1:]
     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
                                              targets.reshape(-1), ignore_index=IGNORE_INDEX,
                                              reduction="sum")
@@ -138,8 +140,11 @@ class LLMSFTTrainer(SupervisedTrainer[EncodedSFT]):
             labels = batch.input_ids.masked_fill(batch.attention_mask == 0, IGNORE_INDEX)
         device = model_device(self.model)
         batch, labels = batch.to(device), labels.to(device)
-        logits = forward_logits(self.model, batch.input_ids, batch.attention_mask).logits
-        return shifted_token_loss(logits, labels)
+        # The LM head runs from the token before the first labelled one (prompts are skipped).
+        start = max(first_scored_position(labels != IGNORE_INDEX) - 1, 0)
+        logits = forward_logits(self.model, batch.input_ids, batch.attention_mask,
+                                start=start).logits
+        return shifted_token_loss(logits, labels, start)
 
     def batch_loss(self, examples: Sequence[EncodedSFT]) -> BatchLoss:
         loss, correct, _count = self._loss(examples)
