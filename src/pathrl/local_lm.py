@@ -15,6 +15,7 @@ end-of-turn tokens (and optionally at a newline or a caller's stopping rule).
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -103,11 +104,16 @@ class LocalLM:
                 start = len(rows[0])
                 if stopping is not None:
                     kwargs["stopping_criteria"] = [stopping(start)]
-                generated = model.generate(
-                    input_ids=torch.tensor(rows), attention_mask=torch.tensor(mask),
-                    max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                    use_cache=True, eos_token_id=stops or None, pad_token_id=pad,
-                    temperature=None, top_p=None, top_k=None, **kwargs)
+                with warnings.catch_warnings():
+                    # transformers 5 renames generate's `past_key_values` to `cache`; the old
+                    # name works on every supported version, the new one only on 5.x.
+                    warnings.filterwarnings("ignore", message=".*past_key_values.*",
+                                            category=FutureWarning)
+                    generated = model.generate(
+                        input_ids=torch.tensor(rows), attention_mask=torch.tensor(mask),
+                        max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                        use_cache=True, eos_token_id=stops or None, pad_token_id=pad,
+                        temperature=None, top_p=None, top_k=None, **kwargs)
                 outputs += [tok.decode(row, skip_special_tokens=True)
                             for row in generated[:, start:]]
                 if on_batch is not None:
