@@ -407,10 +407,19 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
                   f"(skips contract): [yellow]{direct.count} rows ({direct.status})[/]; routed "
                   f"project > contract > contract_change_log: [green]{routed.count} rows[/]")
 
+    timings: dict[str, float] = {}  # seconds per stage, in the report
+
+    def lap(stage: str, since: float) -> float:
+        now = time.perf_counter()
+        timings[stage] = round(now - since, 1)
+        return now
+
+    mark = lap("database", start)
     console.rule("2 · dataset")
     cfg = DatasetConfig(seed=seed, languages=tuple(x.strip() for x in languages.split(",")))
     with console.status("building questions for every legal path"):
         splits = build_dataset(schema, database, cfg)
+    mark = lap("dataset", mark)
     write_dataset(splits, out / "data")
     console.print(", ".join(f"{k}: {len(v)}" for k, v in splits.items()) + f" → {out / 'data'}")
 
@@ -419,10 +428,12 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
     routers, curves, train = {}, {}, {}
     with console.status("writing PPO's fresh prompts (questions no split holds)"):
         candidates = fresh_questions(schema, database, splits, seed, languages=cfg.languages)
+    mark = lap("fresh_prompts", mark)
     for step, head in enumerate(head_list, start=3):
         console.rule(f"{step} · {head} router: SFT cold start, then PPO (golden config)")
         sft_model, sft_summary = _sft(schema, splits, out / head / "sft", head, backbone,
                                       sft_epochs, 0, False, seed, database)
+        mark = lap(f"{head}_sft", mark)
         with console.status("weighting PPO's prompts by the SFT router's mistakes"):
             pool = prompt_pool(sft_model, candidates)
         console.print(f"prompt pool: {len(pool.examples)} fresh questions, SFT exact match on "
@@ -430,6 +441,7 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
         ppo_model, ppo_summary = _ppo(schema, splits, out / head / "sft" / "model",
                                       out / head / "ppo", "golden", ppo_updates, None, False,
                                       False, seed, database, pool=pool)
+        mark = lap(f"{head}_ppo", mark)
         routers[f"{head}-sft"], routers[f"{head}-ppo"] = sft_model, ppo_model
         curves[f"{head}-sft"] = out / head / "sft" / "sft_metrics.jsonl"
         curves[f"{head}-ppo"] = out / head / "ppo" / "metrics.jsonl"
@@ -443,7 +455,9 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
     baselines = (["llm"] if llm_baseline else []) + ["lexical"]
     report = compare_methods(schema, database, splits, routers, baselines, out, curves=curves,
                              on_baseline=_baseline_notice)
+    lap("evaluation", mark)
     report["wall_s"] = round(time.perf_counter() - start, 1)
+    report["timings"] = timings
     report["train"] = train
     (out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2,
                                                 default=str))
@@ -456,6 +470,7 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
         ex for ex in splits["heldout"] if ex.hops > 1][:2]
     for ex in shown:
         _print_answer(qa.ask(ex.question))
+    console.print("time per stage: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
     console.print(f"\ndone in {report['wall_s']:.0f} s. report: [bold]{out / 'report.md'}[/] "
                   f"({out / 'report.json'}); routers: {out}/<head>/sft/model and "
                   f"{out}/<head>/ppo/model; PPO log: {out / head_list[0] / 'ppo'} "
