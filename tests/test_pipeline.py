@@ -12,7 +12,7 @@ from pathrl.cli import app
 from pathrl.db import open_database
 from pathrl.demo import demo_rows, demo_schema
 from pathrl.paths import PathVocab
-from pathrl.pipeline import RoutedQA
+from pathrl.pipeline import MAX_ROWS_PER_VALUE, RoutedQA
 from pathrl.query import Filter
 from pathrl.router import protocol
 from pathrl.router.baselines import make_baseline
@@ -104,6 +104,22 @@ def test_value_shared_by_several_rows_stands_for_all_of_them(database, monkeypat
     answer = router.ask(f"contracts of the projects in {country}")
     assert answer.status == "ambiguous_entity" and answer.suggestions == holders
     assert db.runs == 0 and answer.result is None
+
+
+@pytest.mark.parametrize("question,table,column,value", [
+    ("查询结果为“pass”的质检", "inspection", "result", "pass"),
+    ("Show the payments whose method is letter of credit", "payment", "method",
+     "letter of credit"),
+])
+def test_category_value_held_by_many_rows_is_a_filter(database, question, table, column,
+                                                       value):
+    """More than MAX_ROWS_PER_VALUE rows hold the value, but the question filters on it (its
+    intent reads a condition): the rows that match, not ambiguous_entity."""
+    answer = RoutedQA(FixedRouter((table, table, ())), database).ask(question)
+    expected = {r["id"] for r in ROWS[table] if r[column] == value}
+    assert len(expected) > MAX_ROWS_PER_VALUE
+    assert answer.status == "ok" and answer.answer_kind == "answer"
+    assert {r["id"] for r in answer.rows} == expected
 
 
 @pytest.mark.parametrize("question,mention", [

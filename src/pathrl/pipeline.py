@@ -24,7 +24,9 @@ Railway".
   or the words after a table word: "project harmless") that the anchor table does not hold;
   no query runs and `suggestions` holds the 3 closest values (fuzzy match);
 - `ambiguous_entity`: the value found belongs to more than `MAX_ROWS_PER_VALUE` anchor rows
-  (a category, not a name); no query runs and `suggestions` lists some of them;
+  (a category, not a name) and the question does not filter on it (when its intent reads the
+  value as a condition, "inspections whose result is 'pass'", the matching rows are the
+  answer); no query runs and `suggestions` lists some of them;
 - `no_route`: the router returned no legal route; no query runs.
 
 The question's intent (`pathrl.intent`: a count, counts per group, the top row, an average,
@@ -499,6 +501,11 @@ class RoutedQA:
         if intent is not None:  # a listing: the anchor's values are the entity, as before
             intent = intent.without_conditions() if intent.unparsed else intent
         if found is not None and len(found.values) > MAX_ROWS_PER_VALUE:
+            if intent is not None and intent.conditions and found.field != self.schema.table(
+                    route.anchor).display:
+                # "inspections whose result is 'pass'": a category the question filters on
+                # (the intent read it as a condition), not a row's name.
+                return self._answer_intent(question, route, intent, found)
             return Answer(question, "ambiguous_entity", route, mention=found.mention,
                           matched_field=found.field,
                           suggestions=list(found.values[:MAX_AMBIGUOUS_SHOWN]), intent=intent)
