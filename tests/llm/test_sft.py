@@ -53,10 +53,11 @@ def test_prompt_tokens_are_masked_and_the_answer_ends_with_the_end_of_turn(tiny_
     assert short.prompt_ids == encoded[0].prompt_ids and len(short.completion_ids) == 1
 
 
-def test_sft_loss_falls_on_a_tiny_set(tiny_lm_dir, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16-autocast"])
+def test_sft_loss_falls_on_a_tiny_set(tiny_lm_dir, tmp_path, bf16):  # noqa: F811
     model, tokenizer = load_policy(str(tiny_lm_dir), device="cpu")
-    trainer = LLMSFTTrainer(model, tokenizer, _config(max_steps=30, eval_every=0), TRAIN, [],
-                            tmp_path)
+    trainer = LLMSFTTrainer(model, tokenizer, _config(max_steps=30, eval_every=0, bf16=bf16),
+                            TRAIN, [], tmp_path)
     trainer.fit()
     log = read_jsonl(tmp_path / "metrics.jsonl")
     assert len(log) == 30

@@ -188,9 +188,12 @@ class DPOTrainer(SupervisedTrainer[ScoredPair]):
             return scored
         size = self.dpo_config.eval_batch_size
         out = []
+        autocast = torch.autocast(model_device(self.model).type, dtype=torch.bfloat16,
+                                  enabled=self.dpo_config.bf16)
         for start in range(0, len(scored), size):
             chunk = scored[start:start + size]
-            chosen, rejected = self._sequence_logps(chunk, reference=True)
+            with autocast:
+                chosen, rejected = self._sequence_logps(chunk, reference=True)
             out += [replace(p, reference_chosen=c, reference_rejected=r)
                     for p, c, r in zip(chunk, chosen.tolist(), rejected.tolist(), strict=True)]
         return out

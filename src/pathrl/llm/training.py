@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 import torch
 
 from pathrl.errors import PathrlError
-from pathrl.llm.models import LoraSettings, trainable_parameters
+from pathrl.llm.models import LoraSettings, model_device, trainable_parameters
 from pathrl.rl.trainer import LoopSettings, StepResult, Trainer, TrainerCallback
 
 E = TypeVar("E")
@@ -76,8 +76,14 @@ class TrainConfig:
     a directory a pathrl trainer saved (a LoRA adapter loads merged)."""
     device: str = "auto"
     """auto (cuda, then mps, else cpu), cpu, cuda, cuda:N, mps."""
-    dtype: str = "auto"
-    """auto (bfloat16 on CUDA, else float32), float32, bfloat16, float16."""
+    dtype: str = "float32"
+    """Dtype of the weights: float32, bfloat16, float16, auto (bfloat16 on CUDA). Full
+    fine-tuning in bfloat16 loses updates smaller than its precision: keep float32 and use
+    `bf16`, or train LoRA on a bfloat16 base (the adapter stays float32)."""
+    bf16: bool = False
+    """bfloat16 mixed precision: forward passes under torch.autocast (the backward follows
+    their dtypes); weights and optimiser stay in `dtype`. About 2x faster on GPUs and on CPUs
+    with AMX/AVX512-BF16."""
     lora: LoraSettings | None = None
     """A LoRA adapter to train instead of every weight (null: full fine-tuning)."""
     learning_rate: float = 2e-5
@@ -106,6 +112,9 @@ class TrainConfig:
     step); 0: never."""
     eval_batch_size: int = 16
     """Examples per evaluation batch."""
+    eval_at_start: bool = True
+    """With eval_every, also evaluate the starting model (DPO against its own start scores
+    accuracy 0 and loss ln 2 by construction: set false to save the time)."""
     checkpoint_every: int = 0
     """Checkpoint every N steps (0: only on Ctrl-C and at the end); `--resume` continues
     from the latest."""
@@ -256,6 +265,7 @@ class SupervisedTrainer(Trainer, Generic[E]):
         settings = LoopSettings(
             total_steps=total, seed=config.seed,
             eval_every=config.eval_every if self.eval_set else 0,
+            eval_at_start=config.eval_at_start,
             eval_metric=self.eval_metric, keep_best=config.keep_best and bool(self.eval_set),
             checkpoint_every=config.checkpoint_every,
             checkpoint_prefix=self.checkpoint_prefix, metrics_name=self.metrics_name)
@@ -267,6 +277,7 @@ class SupervisedTrainer(Trainer, Generic[E]):
         self.optimizer = make_optimizer(model, config)
         from transformers import get_scheduler
 
+        self.autocast_device = model_device(model).type
         self.scheduler = get_scheduler(
             config.lr_scheduler, self.optimizer,
             num_warmup_steps=math.ceil(config.warmup_ratio * total), num_training_steps=total)
@@ -299,6 +310,11 @@ class SupervisedTrainer(Trainer, Generic[E]):
         chosen = order[offset * per_step:(offset + 1) * per_step]
         return [chosen[i:i + cfg.batch_size] for i in range(0, len(chosen), cfg.batch_size)]
 
+    def autocast(self) -> Any:
+        """bfloat16 autocast when `bf16` is on (else a no-op context)."""
+        return torch.autocast(self.autocast_device, dtype=torch.bfloat16,
+                              enabled=self.config.bf16)
+
     def eval_batches(self) -> list[list[E]]:
         size = self.config.eval_batch_size
         return [self.eval_set[i:i + size] for i in range(0, len(self.eval_set), size)]
@@ -312,7 +328,8 @@ class SupervisedTrainer(Trainer, Generic[E]):
         sums: dict[str, float] = {}
         lr = self.scheduler.get_last_lr()[0]
         for batch in batches:
-            out = self.batch_loss(batch)
+            with self.autocast():
+                out = self.batch_loss(batch)
             (out.loss_sum / max(total, 1.0)).backward()
             for key, value in out.metric_sums.items():
                 sums[key] = sums.get(key, 0.0) + value
@@ -332,7 +349,7 @@ class SupervisedTrainer(Trainer, Generic[E]):
         return StepResult(metrics=metrics)
 
     def _evaluate_all(self) -> dict[str, float]:
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             self.model.eval()
             try:
                 metrics = self.eval_metrics()
