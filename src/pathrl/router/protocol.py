@@ -125,8 +125,15 @@ def _load_scorer(directory: Path, schema: Schema, database=None) -> Router:
     return scorer
 
 
+def _load_generative(directory: Path, schema: Schema, database=None) -> Router:
+    from pathrl.llm.genrouter.router import load_generative
+
+    return load_generative(directory, schema, database)
+
+
 RouterLoader = Callable[[Path, Schema, Any], Router]
-ROUTER_LOADERS: dict[str, RouterLoader] = {"factored": _load_factored, "scorer": _load_scorer}
+ROUTER_LOADERS: dict[str, RouterLoader] = {"factored": _load_factored, "scorer": _load_scorer,
+                                           "generative": _load_generative}
 """Saved router kinds (router.json "kind") -> loader(directory, schema, database). The
 database is optional; routers that read values (the path scorer) use it."""
 DEFAULT_KIND = "factored"
