@@ -65,12 +65,25 @@ def main() -> None:
     try:
         app()
     except PathrlError as exc:
-        # One line whatever the terminal width; the message is text, never Rich markup.
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        _print_error(str(exc))
+        sys.exit(2)
+    except OSError as exc:  # the environment said no (permissions, a full disk): not a bug
+        where = "".join(f": {name}" for name in (exc.filename, exc.filename2) if name)
+        _print_error(f"{exc.strerror or exc}{where}")
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         sys.exit(130)
+
+
+def _print_error(message: str) -> None:
+    """One line whatever the terminal width and however many lines the message has (a list
+    of problems becomes "first: a; b"); the message is text, never Rich markup."""
+    lines = [line.strip().removeprefix("- ") for line in message.splitlines() if line.strip()]
+    text = lines[0] if lines else message
+    for line in lines[1:]:
+        text += (" " if text.endswith(":") else "; ") + line
+    err_console.print(f"[bold red]error:[/] {escape(text)}", soft_wrap=True)
 
 
 if __name__ == "__main__":

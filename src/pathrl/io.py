@@ -148,13 +148,19 @@ def check_output_file(path: str | Path, force: bool, what: str) -> Path:
 
 
 def check_writable(directory: str | Path, what: str) -> None:
-    """`directory`, or the nearest ancestor that exists, is a writable directory."""
+    """`directory`, or the nearest ancestor that exists, is a writable directory (an empty
+    directory is created there and removed at once: nothing is left behind)."""
     directory = Path(directory).absolute()
     probe = _nearest_existing(directory)
     if not probe.is_dir():
         raise PathrlError(f"cannot create {what} {directory}: {probe} is a file")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise PathrlError(f"cannot write {what} {directory}: {probe} is not writable")
+    try:  # access() says yes to root almost everywhere: only creating something tells
+        os.rmdir(tempfile.mkdtemp(prefix=".pathrl-probe.", dir=probe))
+    except OSError as exc:
+        raise PathrlError(f"cannot write {what} {directory}: {probe} is not writable "
+                          f"({exc.strerror or exc})") from None
 
 
 @contextmanager

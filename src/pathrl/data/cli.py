@@ -78,10 +78,12 @@ def build(
     from pathrl.data.example import MANIFEST
     from pathrl.data.llm import LLMParaphraser, LLMSettings
     from pathrl.demo import cache_dir
+    from pathrl.io import check_writable
     from pathrl.schema_cli import open_db
 
     if out.exists() and not force and (out / MANIFEST).exists():
         raise PathrlError(f"{out} already holds a dataset (pass --force to replace it)")
+    check_writable(out, "--out")  # before minutes of question writing
     cfg = DatasetConfig(
         seed=seed, languages=tuple(x.strip() for x in languages.split(",") if x.strip()),
         examples_per_path=per_path, fuzzy_ratio=fuzzy_ratio,

@@ -172,15 +172,23 @@ def load_split(path: str | Path, vocab: PathVocab | None = None) -> list[Example
     path = Path(path)
     if not path.is_file():
         raise PathrlError(f"dataset split not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise PathrlError(f"{path}: not a text file (a dataset split is UTF-8 JSONL)") from None
     examples = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                examples.append(Example.from_dict(json.loads(line), vocab))
-            except (json.JSONDecodeError, ValueError, TypeError, PathrlError) as exc:
-                raise PathrlError(f"{path}:{lineno}: bad example: {exc}") from None
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            examples.append(Example.from_dict(json.loads(line), vocab))
+        except (json.JSONDecodeError, ValueError, TypeError, PathrlError) as exc:
+            raise PathrlError(f"{path}:{lineno}: bad example: {exc}") from None
+    # A split cut at a line boundary (or emptied) parses; its dataset's manifest knows better.
+    expected = read_manifest(path.parent).get("splits", {}).get(path.stem, {}).get("count")
+    if isinstance(expected, int) and expected != len(examples):
+        raise PathrlError(f"{path}: {len(examples)} examples, but {MANIFEST} says {expected} "
+                          "(truncated or edited?)")
     return examples
 
 

@@ -178,8 +178,13 @@ class DoctorConfig:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except UnicodeDecodeError:
             raise PathrlError(f"{path}: not a text file (a doctor config is YAML)") from None
+        except yaml.MarkedYAMLError as exc:  # one line: where, then what
+            mark = exc.problem_mark
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            what = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+            raise PathrlError(f"{path}: not valid YAML{where}: {what}") from None
         except yaml.YAMLError as exc:
-            raise PathrlError(f"{path}: not valid YAML ({exc})") from exc
+            raise PathrlError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
         if not isinstance(data, dict):
             raise PathrlError(f"{path}: expected a mapping of threshold names to values")
         return cls.from_mapping(data)
