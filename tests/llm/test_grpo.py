@@ -288,3 +288,13 @@ def test_cli_grpo_writes_its_run_refuses_to_overwrite_and_resumes(tiny_lm_dir, t
                                   "total_steps=3"], catch_exceptions=False)
     assert resumed.exit_code == 0, resumed.output
     assert [r["step"] for r in read_jsonl(out / "metrics.jsonl")] == [0, 1, 2]
+
+
+def test_bf16_autocast_keeps_the_on_policy_invariants(tiny_lm_dir, tmp_path):  # noqa: F811
+    trainer = trainer_for(tiny_lm_dir, tmp_path, rewards=[low_id_share], bf16=True,
+                          total_steps=2)
+    trainer.train()
+    rows = log(tmp_path)
+    assert rows[0]["kl"] == 0.0 and rows[1]["kl"] > 0.0  # policy and reference, same casts
+    assert all(row["clip_ratio/region_mean"] == 0.0 for row in rows)
+    assert next(trainer.model.parameters()).dtype == torch.float32  # master weights

@@ -205,3 +205,14 @@ def test_cli_ppo_with_rule_rewards_writes_its_run(tiny_lm_dir, tmp_path):  # noq
     assert summary["steps"] == 2 and "eval/exact_match" in summary["final_eval"]
     assert (out / "model" / "value_head.safetensors").is_file()
     assert "objective/scores" in json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+
+
+def test_bf16_autocast_keeps_the_value_head_in_float32(tiny_lm_dir, tmp_path):  # noqa: F811
+    trainer = trainer_for(tiny_lm_dir, tmp_path, bf16=True, total_steps=1)
+    with trainer.autocast():
+        batch = trainer.rollout(ROWS[:4])
+        width = batch.generation.completion_ids.shape[1]
+        scores, values = trainer._forward(batch.input_ids, batch.attention_mask, width)
+    assert values.dtype == torch.float32 and scores.logps.dtype == torch.float32
+    trainer.train()
+    assert log(tmp_path)[0]["objective/kl"] == 0.0

@@ -149,6 +149,9 @@ class GRPOConfig:
     """Leave completions cut at max_completion_length out of the loss (DAPO)."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass (less memory, ~30% slower)."""
+    bf16: bool = False
+    """bfloat16 mixed precision: generation and forward passes under torch.autocast, weights
+    and optimiser state in float32 (TRL's bf16; fast on CUDA and on AMX CPUs)."""
 
     total_steps: int = 100
     """Steps to run (one generation batch + its updates each)."""
@@ -463,7 +466,8 @@ class GRPOTrainer(GenerativeRLTrainer):
                         weight = float(batch.loss_mask[micro].sum()) / mb_tokens
                     else:
                         weight = len(micro) / len(minibatch)
-                    loss, micro_sums = self.micro_batch_loss(batch, micro, weight)
+                    with self.autocast():
+                        loss, micro_sums = self.micro_batch_loss(batch, micro, weight)
                     loss.backward()
                     step_loss += float(loss.detach())
                     for key, value in micro_sums.items():
@@ -494,7 +498,8 @@ class GRPOTrainer(GenerativeRLTrainer):
     def run_step(self) -> StepResult:
         cfg = self.config
         rows = self.pool.batch(self.step, cfg.prompts_per_step)
-        batch = self.rollout(rows)
+        with self.autocast():
+            batch = self.rollout(rows)
         metrics: dict[str, Any] = {}
         metrics.update(batch.scores.metrics(group_size=cfg.num_generations))
         metrics.update(length_metrics(batch.generation.completion_lengths,

@@ -176,6 +176,9 @@ class TokenPPOConfig:
     """Stop training when the breaker trips on this many consecutive steps."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass (less memory, ~30% slower)."""
+    bf16: bool = False
+    """bfloat16 mixed precision: generation and forward passes under torch.autocast (the
+    value head stays float32), weights and optimiser state in float32."""
 
     total_steps: int = 100
     """PPO steps (rollout + optimisation) to run."""
@@ -389,7 +392,8 @@ class TokenPPOTrainer(GenerativeRLTrainer):
         scores = completion_scores(self.model.policy, ids, mask, width, self.config.temperature,
                                    with_entropy=True, with_hidden=True,
                                    entropy_grad=entropy_grad)
-        values = self.model.value_head(scores.hidden.float()).squeeze(-1)
+        with torch.autocast(scores.hidden.device.type, enabled=False):  # the head: float32
+            values = self.model.value_head(scores.hidden.float()).squeeze(-1)
         return scores, values
 
     def _reference_logps(self, ids: torch.Tensor, mask: torch.Tensor,
@@ -468,8 +472,9 @@ class TokenPPOTrainer(GenerativeRLTrainer):
                     ids = batch.input_ids[micro, :prompt_width + width].to(device)
                     attention = batch.attention_mask[micro, :prompt_width + width].to(device)
                     mask = batch.mask[micro, :width].to(device)
-                    scores, values = self._forward(ids, attention, width,
-                                                   entropy_grad=cfg.ent_coef > 0)
+                    with self.autocast():
+                        scores, values = self._forward(ids, attention, width,
+                                                       entropy_grad=cfg.ent_coef > 0)
 
                     def old(t: torch.Tensor, micro=micro, width=width) -> torch.Tensor:
                         return t[micro, :width].to(device)
@@ -526,7 +531,8 @@ class TokenPPOTrainer(GenerativeRLTrainer):
     def run_step(self) -> StepResult:
         cfg = self.config
         rows = self.pool.batch(self.step, cfg.prompts_per_step)
-        batch = self.rollout(rows)
+        with self.autocast():
+            batch = self.rollout(rows)
         opt = self.optimise(batch)
         mask = batch.mask
         sequence_kl = batch.kl.sum(dim=1)

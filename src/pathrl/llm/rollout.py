@@ -248,9 +248,16 @@ class GenerativeRLTrainer(Trainer):
         """The causal LM the evaluator generates with."""
         return self.model
 
+    def autocast(self) -> Any:
+        """bfloat16 autocast of generation and forward passes when the config's `bf16` is
+        on (weights, gradients and optimiser state stay float32); else a no-op context."""
+        device = next(self.model.parameters()).device.type
+        return torch.autocast(device, dtype=torch.bfloat16,
+                              enabled=bool(getattr(self.config, "bf16", False)))
+
     def _evaluate_all(self) -> dict[str, float]:
         assert self.evaluator is not None
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             self.model.eval()
             raw = self.evaluator(self.eval_model, self.tokenizer)
         metrics = {k if k.startswith("eval") else f"eval/{k}": float(v) for k, v in raw.items()}
