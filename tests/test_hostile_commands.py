@@ -477,3 +477,21 @@ def test_command_on_a_hostile_file_is_one_line_and_writes_nothing(
     assert _snapshot(work) == before
     assert _snapshot(lib.root) == library
     assert not READ_ONLY.exists()
+
+
+@pytest.mark.parametrize("case", ["schema show: --schema truncated", "data stats: --data binary",
+                                  "doctor: --config truncated"])
+def test_console_script_prints_the_same_one_line(case, lib, tmp_path) -> None:
+    """Through the installed script: nothing else reaches stderr (warnings, progress)."""
+    import os
+    import subprocess
+
+    script = Path(sys.executable).with_name("pathrl")
+    if not script.exists():
+        pytest.skip("pathrl console script not installed")
+    args = CASES[case].build(lib, tmp_path)
+    proc = subprocess.run([str(script), *args], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path, env={**os.environ, "COLUMNS": "60"})
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and CASES[case].expected in lines[0]
