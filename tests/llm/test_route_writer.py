@@ -22,7 +22,7 @@ from pathrl.llm.genrouter.router import (
     plan_candidates,
 )
 from pathrl.llm.genrouter.train import (
-    NO_ROUTE,
+    NO_ROUTE_REWARD,
     RouteFormatReward,
     RouteReward,
     route_metrics,
@@ -85,17 +85,20 @@ QUESTIONS = [ex.question for ex in TRAIN] + ["how many projects are there"]
 
 def _sft_config(**overrides) -> LLMSFTConfig:
     values = {"learning_rate": 1e-2, "batch_size": 4, "max_steps": 40, "warmup_ratio": 0.0,
-              "lr_scheduler": "constant", "max_length": 96, "seed": 3, "device": "cpu"}
+              "lr_scheduler": "constant", "max_length": 192, "seed": 3, "device": "cpu"}
     values.update(overrides)
     return LLMSFTConfig(**values)
 
 
-@pytest.fixture(scope="module")
-def trained(tiny_lm_dir, tmp_path_factory):  # noqa: F811
-    """A generative router SFT-trained on TRAIN until it writes their answers."""
-    out = tmp_path_factory.mktemp("gen-sft")
+@pytest.fixture(scope="module", params=["id", "triple"])
+def trained(request, tiny_lm_dir, tmp_path_factory):  # noqa: F811
+    """A generative router (each answer format) SFT-trained on TRAIN until it writes their
+    answers."""
+    out = tmp_path_factory.mktemp(f"gen-sft-{request.param}")
     router, summary = train_generative_sft(TINY, {"train": TRAIN, "val": TRAIN[:2]}, out,
-                                           _sft_config(model=str(tiny_lm_dir), eval_every=40))
+                                           _sft_config(model=str(tiny_lm_dir), eval_every=40),
+                                           GenerativeConfig(completion=request.param,
+                                                            max_new_tokens=96))
     return router, summary, out
 
 
@@ -177,7 +180,7 @@ def test_prefixed_lm_matches_the_plain_model(tiny_lm_dir):  # noqa: F811
     from pathrl.llm.models import generate_texts
 
     whole = generate_texts(model, tokenizer, [router.prompt.messages(q) for q in questions],
-                           max_new_tokens=router.config.max_new_tokens)
+                           max_new_tokens=router.config.answer_budget)
     router.answer(questions)
     assert router.last_outputs == whole
     # Candidate log-probs equal the plain model's log-prob of each answer's scored tokens.
@@ -194,6 +197,19 @@ def test_prefixed_lm_matches_the_plain_model(tiny_lm_dir):  # noqa: F811
     assert (scores.exp().sum(dim=1) <= 1 + 1e-5).all()
 
 
+@pytest.mark.parametrize("completion", ["id", "triple"])
+def test_constrained_decoding_always_writes_a_legal_answer(tiny_lm_dir, completion):  # noqa: F811
+    model, tokenizer = load_policy(str(tiny_lm_dir), device="cpu")
+    router = GenerativeRouter(TINY, model, tokenizer, GenerativeConfig(completion=completion))
+    free = router.answer(QUESTIONS)
+    assert not any(p.legal for p in free)  # a random model writes no route on its own
+    held = router.answer(QUESTIONS, constrained=True)
+    assert router.parse_counts() == {"json": len(QUESTIONS)}
+    assert router.last_outputs[0] in router.prompt.candidates()
+    assert [p.triple for p in held] == router.predict(QUESTIONS, constrained=True)
+    assert all(VOCAB.is_legal(*p.triple) for p in held)
+
+
 def test_prefix_cache_follows_weight_updates(tiny_lm_dir):  # noqa: F811
     model, tokenizer = load_policy(str(tiny_lm_dir), device="cpu")
     lm = PrefixedLM(model, tokenizer, "<|im_start|>system\nhello<|im_end|>\n")
@@ -207,6 +223,11 @@ def test_prefix_cache_follows_weight_updates(tiny_lm_dir):  # noqa: F811
         expected = model(input_ids=full).logits[:, lm.prefix_length:]
     assert not torch.allclose(before, after)
     assert torch.allclose(after, expected, atol=1e-4)
+    # Under bfloat16 autocast the prefix is cached apart (its keys come out in bfloat16).
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = lm(input_ids=ids).logits
+    assert mixed.shape == expected.shape and torch.isfinite(mixed).all()
+    assert torch.allclose(lm(input_ids=ids).logits, expected, atol=1e-4)
 
 
 # -- training and the Router contract ------------------------------------------------------------
@@ -252,8 +273,9 @@ def test_an_answer_naming_no_route_gives_no_route(trained, monkeypatch):
     router, _summary, _out = trained
     import pathrl.llm.genrouter.router as module
 
-    monkeypatch.setattr(module, "generate_texts",
-                        lambda *a, **k: ['{"path": "P99"}', "no idea"])
+    unknown = ('{"path": "P99"}' if router.config.completion == "id"
+               else '{"anchor": "nowhere", "target": "project"}')
+    monkeypatch.setattr(module, "generate_texts", lambda *a, **k: [unknown, "no idea"])
     routings = router.route_batch(QUESTIONS[:2])
     assert [r.routes for r in routings] == [[], []]
     assert router.parse_counts() == {"illegal": 1, "unparsable": 1}
@@ -289,11 +311,18 @@ def test_route_rewards():
                "via": [list(gold.via)] * n}
     rewards = RouteReward(prompt)(completions, **columns)
     layered = LayeredReward(RewardConfig(), VOCAB)
-    expected, _ = layered([gold.triple, ("project", "contract", ()), NO_ROUTE, NO_ROUTE,
-                           gold.triple], [gold.triple] * n)
-    assert rewards == pytest.approx(expected.tolist())
-    assert rewards[0] == pytest.approx(2.0) and rewards[0] > rewards[1]
+    expected, _ = layered([gold.triple, ("project", "contract", ())], [gold.triple] * 2)
+    assert rewards[:2] == pytest.approx(expected.tolist())
+    assert rewards[2:4] == [NO_ROUTE_REWARD] * 2 and rewards[4] == pytest.approx(rewards[0])
+    assert rewards[0] == pytest.approx(2.0) and rewards[0] > rewards[1] > NO_ROUTE_REWARD
     assert RouteFormatReward(prompt)(completions) == [1.0, 1.0, 0.0, 0.0, 1.0]
+    # The triple format: an illegal triple is scored on its components, below a legal one.
+    triples = RoutePrompt(TINY, completion="triple")
+    illegal = '{"anchor": "project", "via": [], "target": "change_log"}'
+    scores = RouteReward(triples)([triples.completion(gold.triple), illegal, "?"],
+                                  **{k: v[:3] for k, v in columns.items()})
+    assert scores[0] > scores[1] > scores[2] == NO_ROUTE_REWARD
+    assert RouteFormatReward(triples)([illegal]) == [0.0]
 
 
 def test_uncertain_examples_and_one_grpo_step(trained, tmp_path):

@@ -86,18 +86,21 @@ class PrefixedLM(nn.Module):
     # -- the prefix cache --------------------------------------------------------------------
     def _weights_key(self) -> tuple:
         device = model_device(self.inner)
+        # Under autocast the cached keys and values come out in bfloat16: a cache per mode.
+        autocast = torch.is_autocast_enabled(device.type) and str(
+            torch.get_autocast_dtype(device.type))
         if self._adapter_off:
-            return ("adapter-off", str(device))
+            return ("adapter-off", str(device), autocast)
         # Every optimiser update bumps the in-place version counter of the weights it changes.
         versions = sum(p._version for p in self.inner.parameters() if p.requires_grad)
-        return ("policy", str(device), versions)
+        return ("policy", str(device), autocast, versions)
 
     def prefix_cache(self, batch: int) -> Any:
         """A fresh copy of the prefix's KV cache for `batch` rows (the model appends to it)."""
         key = self._weights_key()
         if key not in self._caches:
-            # Only the current policy's and the adapter-off cache are worth keeping.
-            self._caches = {k: v for k, v in self._caches.items() if k[0] != key[0]}
+            # Only the current weights' caches are worth keeping (stale versions go).
+            self._caches = {k: v for k, v in self._caches.items() if k[:3] != key[:3]}
             ids = torch.tensor([self.prefix_ids], device=model_device(self.inner))
             with torch.no_grad(), eval_mode(self.inner):
                 self._caches[key] = output_cache(self.inner(input_ids=ids, use_cache=True))

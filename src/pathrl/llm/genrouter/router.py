@@ -14,7 +14,9 @@ of the question and that stem, then one of the few distinct next tokens, scores 
 Each candidate is scored up to the token that tells it from every other (its shortest unique
 prefix), so the candidates are disjoint events and their probabilities sum to at most 1.
 The greedy answer comes first (it is the router's decision), the others follow by
-probability; `predict(constrained=True)` takes the most probable legal answer instead.
+probability. `predict(constrained=True)` decodes greedily over the legal answers' token trie
+instead (each token the most probable that keeps the answer legal: the counterpart of the
+classifier routers' constrained decoding).
 
 A router directory holds `router.json` (kind, config, the schema it was trained on) and
 `model/` (the policy as `pathrl.llm.models.save_policy` writes it: a LoRA adapter with its
@@ -46,7 +48,7 @@ from pathrl.llm.models import (
     position_ids_from_mask,
     save_policy,
 )
-from pathrl.local_lm import render_prompt
+from pathrl.local_lm import render_prompt, stop_token_ids
 from pathrl.paths import Triple
 from pathrl.router.protocol import RankedRoute, Routing, check_questions, read_router_meta
 from pathrl.schema import Schema
@@ -64,8 +66,9 @@ class GenerativeConfig:
     schema_tables: bool = False
     """Also list the tables (one-line descriptions, en/zh synonyms, foreign keys) before the
     paths: more for the model to read (~740 more tokens on the demo schema)."""
-    max_new_tokens: int = 24
-    """Greedy decoding budget per answer (a trained answer takes ~9 tokens)."""
+    max_new_tokens: int | None = None
+    """Greedy decoding budget per answer; None: 16 for ids (an answer is 9 tokens with
+    SmolLM2's tokenizer), 40 for triples."""
     batch_size: int = 16
     """Questions per generation / scoring batch."""
     score_candidates: bool = True
@@ -76,8 +79,14 @@ class GenerativeConfig:
         if self.completion not in COMPLETIONS:
             raise PathrlError(f"unknown completion format '{self.completion}': use one of "
                               f"{', '.join(COMPLETIONS)}")
-        if self.max_new_tokens < 4 or self.batch_size < 1:
+        if (self.max_new_tokens is not None and self.max_new_tokens < 4) or self.batch_size < 1:
             raise PathrlError("max_new_tokens must be >= 4 and batch_size >= 1")
+
+    @property
+    def answer_budget(self) -> int:
+        if self.max_new_tokens is not None:
+            return self.max_new_tokens
+        return 16 if self.completion == "id" else 40
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> GenerativeConfig:
@@ -173,17 +182,57 @@ class GenerativeRouter:
         return out
 
     # -- greedy answers ------------------------------------------------------------------------
-    def answer(self, questions: Sequence[str]) -> list[ParsedRoute]:
-        """Greedy answers, parsed (`last_outputs` keeps the raw texts)."""
+    def answer(self, questions: Sequence[str], constrained: bool = False) -> list[ParsedRoute]:
+        """Greedy answers, parsed (`last_outputs` keeps the raw texts). `constrained`: each
+        token is the most probable one that keeps the answer a prefix of some legal answer
+        (a legal route always)."""
         questions = check_questions(questions)
         if not questions:
             return []
-        texts = generate_texts(self.lm, self.tokenizer, self.prompt_suffixes(questions),
-                               max_new_tokens=self.config.max_new_tokens,
-                               batch_size=self.config.batch_size)
+        suffixes = self.prompt_suffixes(questions)
+        if constrained:
+            texts = self._constrained_texts(suffixes)
+        else:
+            texts = generate_texts(self.lm, self.tokenizer, suffixes,
+                                   max_new_tokens=self.config.answer_budget,
+                                   batch_size=self.config.batch_size)
         self.last_outputs = texts
         self.last_parses = [self.prompt.parse(t) for t in texts]
         return self.last_parses
+
+    @cached_property
+    def answer_trie(self) -> dict[tuple[int, ...], list[int]]:
+        """Token prefix of a legal answer -> the tokens that continue it."""
+        trie: dict[tuple[int, ...], set[int]] = {}
+        for candidate in self.prompt.candidates():
+            ids = encode_completion(self.tokenizer, candidate)
+            for k in range(len(ids)):
+                trie.setdefault(tuple(ids[:k]), set()).add(ids[k])
+        return {k: sorted(v) for k, v in trie.items()}
+
+    @torch.no_grad()
+    def _constrained_texts(self, suffixes: Sequence[str]) -> list[str]:
+        trie, tok = self.answer_trie, self.tokenizer
+        stops = stop_token_ids(tok)
+        pad = tok.pad_token_id if tok.pad_token_id is not None else stops[0]
+        device = model_device(self.lm.inner)
+        budget = max(len(k) for k in trie) + 1
+        texts: list[str] = []
+        for start in range(0, len(suffixes), self.config.batch_size):
+            rows = [encode_prompt(tok, s) for s in suffixes[start:start + self.config.batch_size]]
+            ids, mask = pad_left(rows, pad)
+            begin = self.lm.prefix_length + ids.shape[1]  # generate sees the prefix too
+
+            def allowed(_row: int, sequence: torch.Tensor, begin: int = begin) -> list[int]:
+                return trie.get(tuple(sequence[begin:].tolist()), [pad])
+
+            out = self.lm.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
+                                   max_new_tokens=budget, do_sample=False, num_beams=1,
+                                   eos_token_id=stops or None, pad_token_id=pad,
+                                   prefix_allowed_tokens_fn=allowed, temperature=None,
+                                   top_p=None, top_k=None)
+            texts += tok.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
+        return texts
 
     def parse_counts(self) -> dict[str, int]:
         """How the answers of the last `answer` / `route_batch` / `predict` call parsed."""
@@ -251,7 +300,7 @@ class GenerativeRouter:
             row_mask[i, :len(row)] = 1
         row_ids, row_mask = row_ids.to(device), row_mask.to(device)
         full = lm.full_mask(mask)
-        group = max(1, 32 // rows)  # questions per forward: at most ~32 rows of cache copies
+        group = max(1, 12 // rows)  # questions per forward: a few rows of cache copies each
         out = []
         for start in range(0, mask.shape[0], group):
             members = torch.arange(start, min(start + group, mask.shape[0]), device=device)
@@ -297,16 +346,10 @@ class GenerativeRouter:
         return out
 
     def predict(self, questions: Sequence[str], constrained: bool = False) -> list[Triple | None]:
-        """One triple per question: the greedy answer's (None when it names no table route;
-        an illegal triple of the triple format is returned as written), or with `constrained`
-        the most probable legal answer."""
-        questions = check_questions(questions)
-        if constrained:
-            if not questions:
-                return []
-            best = self.candidate_logprobs(questions).argmax(dim=1).tolist()
-            return [self.prompt.paths[i].triple for i in best]
-        return [p.triple for p in self.answer(questions)]
+        """One triple per question: the greedy answer's (None when it names no route; an
+        illegal triple of the triple format is returned as written), or with `constrained`
+        the answer of greedy decoding held to the legal answers (always legal)."""
+        return [p.triple for p in self.answer(questions, constrained=constrained)]
 
     # -- persistence ---------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path, merge_lora: bool = False) -> Path:

@@ -34,15 +34,16 @@ from pathrl.llm.rollout import Evaluator, ProgressFn, RLSummary, Row
 from pathrl.llm.rollout import write_summary as write_rl_summary
 from pathrl.llm.sft import LLMSFTConfig, LLMSFTTrainer, SFTExample
 from pathrl.llm.training import TrainSummary, write_config, write_summary
-from pathrl.paths import Triple
 from pathrl.rl.trainer import TrainerCallback, seed_everything
 from pathrl.router.protocol import read_router_meta
 from pathrl.router.reward import LayeredReward, RewardConfig
 from pathrl.schema import Schema
 
-NO_ROUTE: Triple = ("", "", ())
-"""What an answer naming no route counts as for the layered reward: every component wrong,
-illegal."""
+NO_ROUTE_REWARD = -1.0
+"""What an answer naming no route (unparsable, or an unknown id) earns: below every route it
+could have named (the layered reward, scaled, spans [-0.59, 2] with the default values). The
+layered reward itself would pay it more than a wrong via: its anchor is wrong, so conditional
+granting voids the (10x) via penalty."""
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -76,30 +77,35 @@ def uncertain_examples(router: GenerativeRouter, examples: Sequence[Any],
 class RouteReward:
     """The router's layered reward (`pathrl.router.reward.LayeredReward`: components, legality,
     exact match, dynamic weighting, conditional granting; scaled and clipped to [-2, 2]) of the
-    route an answer names, against the row's `anchor`, `target` and `via`. An answer naming no
-    route counts as `NO_ROUTE`."""
+    route an answer names (an illegal triple of the triple format included), against the
+    row's `anchor`, `target` and `via`; `no_route` for an answer that names none."""
 
     __name__ = "route_reward"
 
-    def __init__(self, prompt: RoutePrompt, config: RewardConfig | None = None):
+    def __init__(self, prompt: RoutePrompt, config: RewardConfig | None = None,
+                 no_route: float = NO_ROUTE_REWARD):
         self.prompt = prompt
         self.reward = LayeredReward(config or RewardConfig(), prompt.vocab)
+        self.no_route = no_route
 
     def __call__(self, completions: Sequence[Any], anchor: Sequence[str],
                  target: Sequence[str], via: Sequence[Sequence[str]],
                  **kwargs: Any) -> list[float]:
-        predicted = [self.prompt.parse(completion_text(c)).triple or NO_ROUTE
-                     for c in completions]
+        predicted = [self.prompt.parse(completion_text(c)).triple for c in completions]
         labels = [(a, t, tuple(v)) for a, t, v in zip(anchor, target, via, strict=True)]
-        rewards, _means = self.reward(predicted, labels)
-        return rewards.tolist()
+        named = [i for i, p in enumerate(predicted) if p is not None]
+        out = [self.no_route] * len(predicted)
+        if named:
+            rewards, _means = self.reward([predicted[i] for i in named],
+                                          [labels[i] for i in named])
+            for i, value in zip(named, rewards.tolist(), strict=True):
+                out[i] = value
+        return out
 
 
 class RouteFormatReward:
     """1.0 for an answer that is a JSON object naming a legal route (`ParsedRoute.well_formed`),
-    else 0. Weighted 0.25 by default: any well-formed answer then earns more than no route
-    (with conditional granting, a malformed answer escapes the 10x via penalty a wrong legal
-    one pays)."""
+    else 0 (weighted 0.25 by default: a legal answer's bonus over an illegal one)."""
 
     __name__ = "route_format_reward"
 
@@ -113,6 +119,7 @@ class RouteFormatReward:
 
 def route_rewards(prompt: RoutePrompt, format_weight: float = 0.25,
                   config: RewardConfig | None = None) -> RewardSet:
+    """GRPO's rewards: `RouteReward` + `format_weight` x `RouteFormatReward`."""
     return RewardSet([RouteReward(prompt, config), (RouteFormatReward(prompt), format_weight)])
 
 
