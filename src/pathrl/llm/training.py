@@ -26,6 +26,7 @@ import torch
 
 from pathrl.errors import PathrlError
 from pathrl.llm.models import LoraSettings, model_device, trainable_parameters
+from pathrl.rl.parallel import DataParallel
 from pathrl.rl.trainer import LoopSettings, StepResult, Trainer, TrainerCallback
 
 E = TypeVar("E")
@@ -270,6 +271,10 @@ class SupervisedTrainer(Trainer, Generic[E]):
             checkpoint_every=config.checkpoint_every,
             checkpoint_prefix=self.checkpoint_prefix, metrics_name=self.metrics_name)
         super().__init__(out_dir, settings, callbacks)
+        # Launched by `accelerate launch` with several processes: each takes a share of every
+        # step's micro-batches and the gradients are summed (pathrl.rl.parallel).
+        self.parallel = DataParallel.from_environment()
+        self.is_main_process = self.parallel is None or self.parallel.is_main_process
         self.model = model
         self.tokenizer = tokenizer
         if config.gradient_checkpointing:
@@ -324,15 +329,20 @@ class SupervisedTrainer(Trainer, Generic[E]):
         cfg = self.config
         self.model.train()
         batches = [[self.train_set[i] for i in idx] for idx in self.micro_batches(self.step)]
+        # The step's global normaliser: the same on every data-parallel process.
         total = float(sum(self.example_weight(e) for batch in batches for e in batch))
         sums: dict[str, float] = {}
         lr = self.scheduler.get_last_lr()[0]
-        for batch in batches:
+        mine = batches if self.parallel is None else self.parallel.shard(batches)
+        for batch in mine:
             with self.autocast():
                 out = self.batch_loss(batch)
             (out.loss_sum / max(total, 1.0)).backward()
             for key, value in out.metric_sums.items():
                 sums[key] = sums.get(key, 0.0) + value
+        if self.parallel is not None:
+            self.parallel.sum_gradients(trainable_parameters(self.model))
+            sums = self.parallel.sum_values(sums)
         grad_norm = torch.nn.utils.clip_grad_norm_(trainable_parameters(self.model),
                                                    cfg.max_grad_norm)
         self.optimizer.step()

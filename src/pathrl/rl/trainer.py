@@ -150,6 +150,9 @@ class Trainer(ABC):
     optimizer: torch.optim.Optimizer
     scheduler: Any = None
     kl_ctl: Any = None
+    is_main_process: bool = True
+    """False on the other processes of a data-parallel run (`pathrl.rl.parallel`): they
+    train alike but write no log, checkpoint or model."""
 
     def __init__(self, out_dir: str | Path, settings: LoopSettings,
                  callbacks: Sequence[TrainerCallback] = ()):
@@ -204,6 +207,8 @@ class Trainer(ABC):
 
     def save_checkpoint(self) -> Path:
         path = self.checkpoint_path(self.step)
+        if not self.is_main_process:
+            return path
         state = {
             "step": self.step, "kl_trips": self.kl_trips, "last_eval": self.last_eval,
             "model": self.model_state(), "optimizer": self.optimizer.state_dict(),
@@ -267,14 +272,15 @@ class Trainer(ABC):
         """Run until `total_steps` (or an early stop); save the shipped policy to
         `<out>/model`. `resume=True` continues from the latest checkpoint exactly."""
         settings = self.settings
-        logger = RunLogger(self.out_dir, settings.metrics_name)
+        logger = (RunLogger(self.out_dir, settings.metrics_name) if self.is_main_process
+                  else _NoLog())
         if resume:
             latest = self.latest_checkpoint()
             if latest is None:
                 raise PathrlError(f"--resume: no checkpoint in {self.checkpoint_dir}")
             self.load_checkpoint(latest)
             logger.truncate_after(self.step - 1)
-        else:
+        elif self.is_main_process:
             logger.path.unlink(missing_ok=True)
         start = time.perf_counter()
         if settings.eval_every and settings.eval_at_start and self.step == 0:
@@ -297,7 +303,8 @@ class Trainer(ABC):
         wall = time.perf_counter() - start
         if settings.keep_best and self.best is not None:
             self.load_model_state(self.best.state)
-        self.save_model(self.out_dir / "model")
+        if self.is_main_process:
+            self.save_model(self.out_dir / "model")
         findings = [f.to_dict() for c in self.callbacks for f in getattr(c, "findings", [])]
         return TrainResult(steps=self.step, steps_run=self.steps_run, wall_s=wall,
                            stop_reason=self.stop_reason, kept=self.best, findings=findings)
@@ -368,6 +375,19 @@ class Patience:
     def load_state_dict(self, state: dict[str, float]) -> None:
         self.best, self.stale = state["best"], int(state["stale"])
         self.should_stop = self.stale >= self.patience
+
+
+class _NoLog:
+    """The log of a data-parallel process other than the main one: nothing is written."""
+
+    def log(self, step: int, metrics: Any) -> None:
+        pass
+
+    def truncate_after(self, step: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _stop_reason(callback: TrainerCallback) -> str:
