@@ -144,7 +144,7 @@ def test_first_update_is_on_policy_and_its_loss_is_minus_the_mean_advantage(
     expected = -float((batch.advantages.unsqueeze(1) * mask).sum() / mask.sum())
     assert out["loss"] == pytest.approx(expected, abs=1e-6)
     assert out["clip_ratio/region_mean"] == 0.0  # ratio exactly 1: nothing clipped
-    assert "kl" not in out
+    assert "kl" not in out and "approx_kl" not in out
 
 
 def test_seq_mean_aggregation_weighs_each_completion_the_same(tiny_lm_dir, tmp_path):  # noqa: F811
@@ -221,6 +221,7 @@ def test_interrupted_run_resumes_to_the_same_parameters_and_log(tiny_lm_dir, tmp
         assert torch.equal(a, b), name
     assert log(tmp_path / "whole") == log(tmp_path / "cut")
     assert "eval/format_rate" in log(tmp_path / "cut")[1]  # the whole eval block, logged
+    assert all(row["approx_kl"] > 0 for row in log(tmp_path / "cut"))  # the batch is reused
     names = set().union(*log(tmp_path / "cut"))
     assert all(metric_documented(name, GRPO_METRICS) for name in names), names
     assert summary.initial_eval == whole.initial_eval and summary.initial_eval

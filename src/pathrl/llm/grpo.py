@@ -438,13 +438,17 @@ class GRPOTrainer(GenerativeRLTrainer):
             sums["region"] = float(((low | high).float() * mask).sum())
             sums["entropy"] = float((scores.entropy * mask).sum())
             sums["tokens"] = float(mask.sum())
+            if batch.old_logps is not None:  # how far the updates moved from the rollout
+                log_ratio = logps.detach() - old
+                sums["approx_kl"] = float(((torch.expm1(log_ratio) - log_ratio) * mask).sum())
         return loss, sums
 
     def optimise(self, batch: GRPORollout) -> dict[str, float]:
         """`num_iterations` passes over the batch, `mini_batches` optimiser steps each."""
         cfg = self.config
         n = batch.input_ids.shape[0]
-        sums = dict.fromkeys(("kl", "entropy", "low", "high", "region", "tokens"), 0.0)
+        sums = dict.fromkeys(("kl", "approx_kl", "entropy", "low", "high", "region", "tokens"),
+                             0.0)
         losses, grad_norms = [], []
         lr = self.optimizer.param_groups[0]["lr"]
         self.model.train()
@@ -492,6 +496,8 @@ class GRPOTrainer(GenerativeRLTrainer):
         }
         if batch.ref_logps is not None:
             out["kl"] = sums["kl"] / tokens
+        if batch.old_logps is not None:
+            out["approx_kl"] = sums["approx_kl"] / tokens
         return out
 
     # -- one step ------------------------------------------------------------------------------

@@ -144,6 +144,10 @@ GRPO_METRICS: dict[str, str] = {
           "frozen reference over the step's loss tokens (absent when beta = 0).",
     "entropy": "Mean per-token entropy of the policy's next-token distribution (at the "
                "sampling temperature) over the loss tokens.",
+    "approx_kl": "Token mean of (r - 1) - log r between the rollout policy and the policy "
+                 "being updated, over the step's micro-batches; logged only when a batch is "
+                 "reused (num_iterations > 1 or mini_batches > 1; on-policy it is 0). Not a "
+                 "TRL name: the doctor's approx_kl rules read it.",
     "clip_ratio/low_mean": "Share of loss tokens with ratio < 1 - epsilon and a negative "
                            "advantage (clipped from below).",
     "clip_ratio/high_mean": "Share of loss tokens with ratio > 1 + epsilon_high and a positive "
