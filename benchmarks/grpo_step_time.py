@@ -8,10 +8,11 @@ saved once as a plain Hugging Face directory so TRL can load its reference from 
 arithmetic task's prompts (system prompt + question), the `standard` rule rewards,
 `--prompts` prompts × `--generations` completions per step of at most `--completion-length`
 tokens at temperature 1, beta 0.04 (a reference forward pass), one optimiser step per
-generation batch in micro-batches of `--micro-batch`, token-mean loss (TRL: dapo), fp32 on the
-CPU. The first `--warmup` steps are left out of the timing. Prints one JSON object: the setup,
-and per trainer the seconds per step (mean, median, each step), for pathrl split into rollout
-(generation + rewards + reference) and optimisation; completion tokens per second.
+generation batch in micro-batches of `--micro-batch`, token-mean loss (TRL: dapo), float32
+weights on the CPU (`--bf16`: bfloat16 autocast in both trainers). The first `--warmup`
+steps are left out of the timing. Prints one JSON object: the setup, and per trainer the
+seconds per step (mean, median, each step), for pathrl split into rollout (generation +
+rewards + reference) and optimisation; completion tokens per second.
 
 TRL needs `pip install --no-deps trl` plus `datasets` (`pip install -e ".[trl]"`); without
 it the JSON says why it was skipped.
@@ -20,8 +21,10 @@ it the JSON says why it was skipped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -70,14 +73,15 @@ def time_pathrl(model_dir: str, rows: list[dict[str, Any]], args: argparse.Names
     config = GRPOConfig(
         num_generations=args.generations, prompts_per_step=args.prompts,
         max_completion_length=args.completion_length, temperature=1.0,
-        learning_rate=1e-6, beta=0.04, micro_batch_size=args.micro_batch,
+        learning_rate=1e-6, beta=0.04, micro_batch_size=args.micro_batch, bf16=args.bf16,
         total_steps=args.warmup + args.steps, eval_every=0, checkpoint_every=0, doctor=False,
         seed=args.seed)
     trainer = GRPOTrainer(model, tokenizer, reward_set("standard"), rows, config, out)
     times, rollouts, updates, tokens = [], [], [], []
     for step in range(args.warmup + args.steps):
         start = time.perf_counter()
-        batch = trainer.rollout(trainer.pool.batch(step, config.prompts_per_step))
+        with trainer.autocast():
+            batch = trainer.rollout(trainer.pool.batch(step, config.prompts_per_step))
         middle = time.perf_counter()
         trainer.optimise(batch)
         end = time.perf_counter()
@@ -116,9 +120,9 @@ def time_trl(model_dir: str, rows: list[dict[str, Any]], args: argparse.Namespac
         gradient_accumulation_steps=per_step // args.micro_batch,
         max_completion_length=args.completion_length, temperature=1.0, learning_rate=1e-6,
         beta=0.04, loss_type="dapo", max_steps=args.warmup + args.steps, logging_steps=1,
-        save_strategy="no", report_to="none", use_cpu=True, bf16=False, seed=args.seed,
+        save_strategy="no", report_to="none", use_cpu=True, bf16=args.bf16, seed=args.seed,
         reward_weights=list(rewards.weights), disable_tqdm=True, disable_dropout=True,
-        lr_scheduler_type="constant")
+        lr_scheduler_type="constant", gradient_checkpointing=False)  # pathrl's default
 
     class StepTimer(TrainerCallback):
         def __init__(self) -> None:
@@ -136,7 +140,8 @@ def time_trl(model_dir: str, rows: list[dict[str, Any]], args: argparse.Namespac
     trainer = trl.GRPOTrainer(model=model_dir, reward_funcs=list(rewards.funcs), args=config,
                               train_dataset=datasets.Dataset.from_list(rows),
                               callbacks=[timer])
-    trainer.train()
+    with contextlib.redirect_stdout(sys.stderr):  # TRL prints its logs: keep stdout JSON
+        trainer.train()
     times = timer.times[args.warmup:]
     lengths = [h["completions/mean_length"] for h in trainer.state.log_history
                if "completions/mean_length" in h][args.warmup:]
@@ -157,6 +162,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (both)")
     parser.add_argument("--trl", action="store_true", help="also time TRL's GRPOTrainer")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir())
                         / "pathrl-bench", help="where the plain copy of a GGUF model goes")
@@ -172,7 +178,8 @@ def main() -> None:
         "setup": {"model": args.model, "num_generations": args.generations,
                   "prompts_per_step": args.prompts,
                   "max_completion_length": args.completion_length,
-                  "micro_batch_size": args.micro_batch, "beta": 0.04, "dtype": "float32",
+                  "micro_batch_size": args.micro_batch, "beta": 0.04, "weights": "float32",
+                  "bf16_autocast": args.bf16,
                   "device": "cpu", "torch_threads": torch.get_num_threads(),
                   "timed_steps": args.steps, "warmup_steps": args.warmup}}
     with tempfile.TemporaryDirectory() as tmp:

@@ -299,3 +299,15 @@ def test_bf16_autocast_keeps_the_on_policy_invariants(tiny_lm_dir, tmp_path):  #
     assert rows[0]["kl"] == 0.0 and rows[1]["kl"] > 0.0  # policy and reference, same casts
     assert all(row["clip_ratio/region_mean"] == 0.0 for row in rows)
     assert next(trainer.model.parameters()).dtype == torch.float32  # master weights
+
+
+def test_docs_describe_every_config_field_and_metric():
+    import dataclasses
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "llm_rl.md").read_text()
+    for field in dataclasses.fields(GRPOConfig):
+        assert f"| `{field.name}` |" in text, field.name
+    for name in GRPO_METRICS:
+        if name != "step" and "<lang>" not in name:
+            assert f"`{name}`" in text, name

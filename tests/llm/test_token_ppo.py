@@ -216,3 +216,16 @@ def test_bf16_autocast_keeps_the_value_head_in_float32(tiny_lm_dir, tmp_path):  
     assert values.dtype == torch.float32 and scores.logps.dtype == torch.float32
     trainer.train()
     assert log(tmp_path)[0]["objective/kl"] == 0.0
+
+
+def test_docs_describe_every_config_field_and_metric():
+    import dataclasses
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "llm_rl.md").read_text()
+    ppo_part = text[text.index("## Token-level PPO"):]
+    for field in dataclasses.fields(TokenPPOConfig):
+        assert f"| `{field.name}` |" in ppo_part, field.name
+    for name in TOKEN_PPO_METRICS:
+        if name != "step" and not name.startswith(("eval/", "completions/")):
+            assert f"`{name}`" in ppo_part, name
