@@ -1,23 +1,25 @@
-"""The generative router on the demo dataset: SFT, then GRPO, each evaluated with the router's
-own evaluation (`pathrl.router.evaluate.evaluate_methods`) on test + heldout, so its rows sit in
+"""The generative router on the demo dataset: SFT, then GRPO, evaluated with the router's own
+evaluation (`pathrl.router.evaluate.evaluate_methods`) on test + heldout, so its rows sit in
 the same table as the classifier routers and the prompted-LLM baseline. Prints JSON.
 
     pathrl data build --out /tmp/gr_data
     python benchmarks/generative_router.py eval --data /tmp/gr_data            # untrained
-    python benchmarks/generative_router.py sft  --data /tmp/gr_data --out /tmp/gr/sft
-    python benchmarks/generative_router.py grpo --data /tmp/gr_data \\
-        --init /tmp/gr/sft/model --out /tmp/gr/grpo
+    python benchmarks/generative_router.py sft  --data /tmp/gr_data --out /tmp/gr/sft --bf16
+    python benchmarks/generative_router.py eval --data /tmp/gr_data --model /tmp/gr/sft/model
+    python benchmarks/generative_router.py grpo --data /tmp/gr_data \
+        --init /tmp/gr/sft/model --out /tmp/gr/grpo --lr 1e-4 --bf16
     python benchmarks/generative_router.py eval --data /tmp/gr_data --model /tmp/gr/grpo/model
 
-Each command is one bounded run (CPU minutes): `sft` trains LoRA on the train split (the
-schema prompt is a cached prefix: steps pay for questions and answers only) and evaluates;
-`grpo` draws prompts the SFT router is unsure of from fresh generator questions (another
-seed, none in any split), runs GRPO with the layered route reward + format reward, and
-evaluates; `eval` evaluates a saved router (or, without --model, the untrained SmolLM2 with
-this prompt). Two rows per router: `greedy` (the answer it writes; an unparsable or illegal
-one counts as no route, illegal) and `constrained` (greedy decoding held to the legal answers'
-token trie). `--compare
-report.json` adds the rows of a `pathrl demo` report.
+Each command is one bounded run (CPU minutes; `--minutes` stops training early, saving the
+model): `sft` trains LoRA on the train split (the schema prompt is a cached prefix: steps pay
+for questions and answers only); `grpo` draws prompts the SFT router is unsure of from fresh
+generator questions (another seed, none in any split) and runs GRPO with the layered route
+reward + format reward; `eval` evaluates a saved router (without --model: the untrained
+SmolLM2 with this prompt); `--evaluate` makes sft / grpo evaluate too. Two rows per router:
+`greedy` (the answer it writes; an unparsable or illegal one counts as no route, illegal) and
+`constrained` (greedy decoding held to the legal answers' token trie). `--compare
+report.json` adds the rows of a `pathrl demo` report. docs/generative_router.md has the
+measured table and the commands behind it.
 """
 
 from __future__ import annotations
@@ -143,15 +145,20 @@ def run_grpo(args: argparse.Namespace) -> dict[str, Any]:
     pool = fresh[:args.pool]
     prompts = uncertain_examples(sft_router, pool, max_probability=args.max_probability)
     select_s = time.perf_counter() - start
+    budget = sft_router.config.answer_budget  # the answer format's length
     del sft_router
     config = GRPOConfig(device="cpu", lora=lora(args), num_generations=args.generations,
                         prompts_per_step=args.prompts_per_step, max_prompt_length=128,
-                        max_completion_length=16, temperature=1.0,
+                        max_completion_length=budget, temperature=1.0,
                         learning_rate=args.lr, beta=args.beta, total_steps=args.steps,
                         eval_every=0, checkpoint_every=0, micro_batch_size=16,
                         generation_batch_size=64, bf16=args.bf16, seed=args.seed)
     start = time.perf_counter()
+    from pathrl.router.reward import RewardConfig
+
+    reward = RewardConfig(conditional_granting=args.conditional_granting)
     router, summary = train_generative_grpo(schema, args.init, prompts, args.out, config,
+                                            reward=reward,
                                             callbacks=[TimeBudget(args.minutes)])
     train_s = time.perf_counter() - start
     log = [json.loads(line) for line in (Path(args.out) / "metrics.jsonl").read_text()
@@ -159,8 +166,10 @@ def run_grpo(args: argparse.Namespace) -> dict[str, Any]:
     curve = [{"step": i + 1, "reward": round(r["reward"], 4),
               "route": round(r["rewards/route_reward/mean"], 4),
               "format": round(r["rewards/route_format_reward/mean"], 4),
+              "clipped": round(r["completions/clipped_ratio"], 3),
               "kl": round(r.get("kl", 0.0), 5)} for i, r in enumerate(log)]
     out = {"stage": "grpo", "pool": len(pool), "prompts": len(prompts),
+           "conditional_granting": args.conditional_granting,
            "select_s": round(select_s, 1), "train_s": round(train_s, 1),
            "steps": summary.steps, "seconds_per_step": round(summary.seconds_per_step, 1),
            "curve": curve, "router_dir": str(Path(args.out) / "model")}
@@ -194,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(stage)
         p.add_argument("--data", type=Path, required=True, help="`pathrl data build` output")
         p.add_argument("--compare", type=Path, help="a `pathrl demo` report.json")
-        p.add_argument("--completion", default="id", choices=("id", "triple"))
+        p.add_argument("--completion", default="triple", choices=("triple", "id"))
         p.add_argument("--seed", type=int, default=7)
         if stage in ("sft", "grpo"):
             p.add_argument("--out", type=Path, required=True)
@@ -202,14 +211,14 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--lora-r", type=int, default=16)
             p.add_argument("--steps", type=int, default=0 if stage == "sft" else 12)
             p.add_argument("--lr", type=float, default=1e-3 if stage == "sft" else 2e-5)
-            p.add_argument("--minutes", type=float, default=12.0,
+            p.add_argument("--minutes", type=float, default=13.0,
                            help="stop training after this long (the model is saved)")
             p.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
             p.add_argument("--evaluate", action="store_true",
                            help="also evaluate (else: the eval command, a run of its own)")
         if stage == "sft":
-            p.add_argument("--epochs", type=int, default=1)
-            p.add_argument("--batch-size", type=int, default=16)
+            p.add_argument("--epochs", type=int, default=2)
+            p.add_argument("--batch-size", type=int, default=12)
         if stage == "grpo":
             p.add_argument("--init", type=Path, required=True, help="the SFT router directory")
             p.add_argument("--pool", type=int, default=240, help="fresh questions to screen")
@@ -217,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--generations", type=int, default=8)
             p.add_argument("--prompts-per-step", type=int, default=4)
             p.add_argument("--beta", type=float, default=0.04)
+            p.add_argument("--conditional-granting", action=argparse.BooleanOptionalAction,
+                           default=True, help="the layered reward's: a wrong anchor voids "
+                           "the via component")
         if stage == "eval":
             p.add_argument("--model", type=Path, help="a saved generative router directory")
             p.add_argument("--name", default="generative")

@@ -104,7 +104,7 @@ def trained(request, tiny_lm_dir, tmp_path_factory):  # noqa: F811
 
 # -- prompt and parsing --------------------------------------------------------------------------
 def test_prompt_lists_every_legal_path_once_and_the_question():
-    prompt = RoutePrompt(TINY)
+    prompt = RoutePrompt(TINY, completion="id")
     messages = prompt.messages("contracts of project Alpha")
     system = messages[0]["content"]
     assert messages[-1] == {"role": "user", "content": "contracts of project Alpha"}
@@ -118,7 +118,7 @@ def test_prompt_lists_every_legal_path_once_and_the_question():
 
 
 def test_parse_ids_json_in_prose_and_illegal_ids():
-    prompt = RoutePrompt(TINY)
+    prompt = RoutePrompt(TINY, completion="id")
     target = prompt.paths[prompt.index_of_id["P05"]]
     assert prompt.completion(target) == '{"path": "P05"}'
     for text in ('{"path": "P05"}', 'Sure! ```json\n{"path": "P05"}\n``` done',
@@ -300,7 +300,7 @@ def test_save_and_load_round_trip(trained, tmp_path):
 
 # -- rewards and GRPO ----------------------------------------------------------------------------
 def test_route_rewards():
-    prompt = RoutePrompt(TINY)
+    prompt = RoutePrompt(TINY, completion="id")
     gold = TRAIN[3]  # project > contract > change_log
     right = prompt.completion(gold.triple)
     wrong = prompt.completion(("project", "contract", ()))

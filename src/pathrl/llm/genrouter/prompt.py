@@ -3,17 +3,19 @@ the question, and the route written back as JSON (docs/generative_router.md).
 
     prompt = RoutePrompt(schema)
     prompt.messages("Payments of contract HT-2021-019?")   # system (paths) + user (question)
-    prompt.completion(prompt.paths[3])                     # '{"path": "P04"}'
-    prompt.parse('Sure: {"path": "P04"}').path             # the LegalPath of P04
+    prompt.completion(path)        # '{"anchor": "contract", "via": [], "target": "payment"}'
+    prompt.parse('Sure: {"anchor": "contract", "via": [], "target": "payment"}').path
 
 Two answer formats (`COMPLETIONS`):
 
-- "id" (default): `{"path": "P07"}`. Every listed line has an id; the answer is a choice,
-  so a well-formed answer is legal by construction, and the router scores every candidate
-  from a couple of digit tokens (cheap top-k).
-- "triple": `{"anchor": "project", "via": ["contract"], "target": "payment"}`, table names as
-  the listing writes them (synonyms are mapped by the LLM baseline's `TableMatcher`); a
-  well-formed answer may name an illegal triple.
+- "triple" (default): `{"anchor": "project", "via": ["contract"], "target": "payment"}`,
+  table names as the listing writes them (synonyms are mapped by the LLM baseline's
+  `TableMatcher`); a well-formed answer may name an illegal triple. The listing is
+  `- project > contract > payment`.
+- "id": `{"path": "P07"}`, the listing `P07: project > contract > payment`. Every answer is
+  a choice, legal when well-formed, and scoring every candidate costs a couple of digit
+  tokens; but a small model learns it far more slowly (docs/generative_router.md: 5.8% vs
+  37.0% exact after the same 36 SFT steps), since it must look the id up in the list.
 
 One line per legal triple: parallel foreign keys between the same tables (paths `a>b` and
 `a>b#2`) give one candidate, the path `PathVocab.path_by_triple` resolves it to.
@@ -31,7 +33,7 @@ from pathrl.paths import LegalPath, PathVocab, Triple
 from pathrl.router.baselines import TableMatcher, schema_prompt
 from pathrl.schema import Schema
 
-COMPLETIONS = ("id", "triple")
+COMPLETIONS = ("triple", "id")
 PARSE_STATUSES = ("json", "loose", "illegal", "unparsable")
 """How an answer parsed: `json` a JSON object naming a legal route; `loose` no valid JSON,
 but a listed id written somewhere (id format only; the route is taken, the format reward is
@@ -74,7 +76,7 @@ class ParsedRoute:
 class RoutePrompt:
     """The prompt and answer format for one schema (see the module doc)."""
 
-    def __init__(self, schema: Schema, completion: str = "id", schema_tables: bool = False,
+    def __init__(self, schema: Schema, completion: str = "triple", schema_tables: bool = False,
                  vocab: PathVocab | None = None):
         if completion not in COMPLETIONS:
             raise PathrlError(f"unknown completion format '{completion}': use one of "
