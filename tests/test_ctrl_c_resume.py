@@ -103,11 +103,8 @@ def _weights(model: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(model.glob("*.safetensors"))}
 
 
-# pathrl/rl/trainer.py (not this file's owners') checkpoints a step before its callbacks see
-# it: each Ctrl-C leaves early stopping (Patience) one step behind, and the resumed SFT run
-# trains past the epoch where the uninterrupted one stopped. Strict: the fix fails this mark.
-OPEN = {"sft: after the first epoch, then at a random point":
-        "the checkpoint is written before the callbacks' on_update (Patience lags on resume)"}
+# Cases that still show a known bug (strict xfail); the trainer-ordering one is fixed.
+OPEN: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("case", [

@@ -160,3 +160,25 @@ def test_earlier_tie_and_one_checkpoint_file(tmp_path):
     resumed = Bandit(tmp_path, settings)
     resumed.load_checkpoint(resumed.latest_checkpoint())
     assert resumed.step == 3 and resumed.best.step == 1
+
+
+def test_keep_checkpoints_prunes_the_oldest(tmp_path):
+    settings = LoopSettings(total_steps=5, checkpoint_every=1, keep_checkpoints=2)
+    Bandit(tmp_path, settings).train()
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["update_00004.pt", "update_00005.pt"]
+
+
+def test_callbacks_state_in_a_checkpoint_includes_its_step(tmp_path):
+    from pathrl.rl.trainer import Patience
+
+    patience = Patience("p_best", 5)
+    settings = LoopSettings(total_steps=3, eval_every=1, eval_metric="p_best",
+                            checkpoint_every=1)
+    trainer = Bandit(tmp_path, settings, callbacks=[patience])
+    scores = iter([0.5, 0.6, 0.4, 0.3])
+    trainer.evaluate = lambda: next(scores)
+    trainer.train()
+    state = torch.load(tmp_path / "checkpoints" / "update_00002.pt", weights_only=False)
+    # after step 2 (score 0.4 < 0.6) Patience had counted one stale step: saved with it
+    assert state["callbacks"][0] == {"best": 0.6, "stale": 1}

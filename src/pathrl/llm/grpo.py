@@ -314,7 +314,8 @@ class GRPOTrainer(GenerativeRLTrainer):
         super().__init__(out_dir, LoopSettings(
             total_steps=config.total_steps, seed=config.seed, eval_every=eval_every,
             eval_metric=self.eval_metric, keep_best=config.keep_best and bool(eval_every),
-            checkpoint_every=config.checkpoint_every, checkpoint_prefix="step"), callbacks)
+            checkpoint_every=config.checkpoint_every, checkpoint_prefix="step",
+            keep_checkpoints=config.save_total_limit), callbacks)
         self.model, self.tokenizer = model, tokenizer
         # Dropout off: the ratio must compare the same function, exactly 1 before an update.
         disable_dropout(model)

@@ -327,6 +327,7 @@ class TokenPPOTrainer(GenerativeRLTrainer):
             total_steps=config.total_steps, seed=config.seed, eval_every=eval_every,
             eval_metric=self.eval_metric, keep_best=config.keep_best and bool(eval_every),
             checkpoint_every=config.checkpoint_every, checkpoint_prefix="step",
+            keep_checkpoints=config.save_total_limit,
             max_kl_trips=config.max_kl_trips if config.target_kl is not None else None),
             callbacks)
         self.model, self.tokenizer = policy, tokenizer

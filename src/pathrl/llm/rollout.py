@@ -303,15 +303,6 @@ class GenerativeRLTrainer(Trainer):
         self.initial_eval = dict(state.get("initial_eval") or {})
         self.final_eval = dict(state.get("final_eval") or {})
 
-    def save_checkpoint(self) -> Path:
-        path = super().save_checkpoint()
-        limit = self.config.save_total_limit
-        if limit:
-            found = sorted(self.checkpoint_dir.glob(f"{self.settings.checkpoint_prefix}_*.pt"))
-            for old in found[:-limit]:
-                old.unlink(missing_ok=True)
-        return path
-
     def fit(self, resume: bool = False, progress: ProgressFn | None = None) -> RLSummary:
         """Train (or continue, `resume`), save OUT/model, return the summary."""
         start = time.perf_counter()

@@ -268,7 +268,7 @@ class SupervisedTrainer(Trainer, Generic[E]):
             eval_every=config.eval_every if self.eval_set else 0,
             eval_at_start=config.eval_at_start,
             eval_metric=self.eval_metric, keep_best=config.keep_best and bool(self.eval_set),
-            checkpoint_every=config.checkpoint_every,
+            checkpoint_every=config.checkpoint_every, keep_checkpoints=config.save_total_limit,
             checkpoint_prefix=self.checkpoint_prefix, metrics_name=self.metrics_name)
         super().__init__(out_dir, settings, callbacks)
         # Launched by `accelerate launch` with several processes: each takes a share of every
@@ -391,15 +391,6 @@ class SupervisedTrainer(Trainer, Generic[E]):
         if set(state) != expected:
             raise KeyError("checkpoint parameters differ from the model's trainable ones")
         self.model.load_state_dict(state, strict=False)
-
-    def save_checkpoint(self) -> Path:
-        path = super().save_checkpoint()
-        limit = self.config.save_total_limit
-        if limit:
-            found = sorted(self.checkpoint_dir.glob(f"{self.checkpoint_prefix}_*.pt"))
-            for old in found[:-limit]:
-                old.unlink(missing_ok=True)
-        return path
 
     def fit(self, resume: bool = False, progress: ProgressFn | None = None) -> TrainSummary:
         """Train (or continue, `resume`), save the model to OUT/model, return the summary."""

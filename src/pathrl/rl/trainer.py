@@ -28,8 +28,9 @@ of the running step, see `pathrl.rl.interrupt`) and at the end.
 
 The per-step order (what a resumed run must repeat exactly): `run_step()`; the KL-trip count;
 `evaluate()` when due (and remember the policy if it is the best); log the metrics; advance the
-step; progress; periodic checkpoint; Ctrl-C; callbacks (`on_update`, then `should_stop`); the
-circuit breaker's stop after `max_kl_trips` consecutive trips.
+step; progress; callbacks' `on_update`; periodic checkpoint (old ones pruned to
+`keep_checkpoints`); Ctrl-C; a callback's `should_stop`; the circuit breaker's stop after
+`max_kl_trips` consecutive trips.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ class LoopSettings:
     """Stop when the KL circuit breaker trips on this many consecutive steps (None: never)."""
     checkpoint_prefix: str = "update"
     """Checkpoint files are `<out>/checkpoints/<prefix>_<step:05d>.pt`."""
+    keep_checkpoints: int = 0
+    """Keep only the latest N step checkpoints on disk (0 = keep all)."""
     checkpoint_name: str | None = None
     """One file `<out>/checkpoints/<name>` replaced at every checkpoint instead (the router's
     SFT: `sft_last.pt`)."""
@@ -101,7 +104,7 @@ class LoopSettings:
     def __post_init__(self) -> None:
         if self.total_steps < 1:
             raise PathrlError(f"total steps must be >= 1, got {self.total_steps}")
-        for name in ("eval_every", "checkpoint_every"):
+        for name in ("eval_every", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 0:
                 raise PathrlError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.max_kl_trips is not None and self.max_kl_trips < 1:
@@ -219,6 +222,11 @@ class Trainer(ABC):
             "extra": self.extra_state(),
         }
         atomic_torch_save(path, state)  # an interrupted save never leaves a corrupt "latest"
+        keep = self.settings.keep_checkpoints
+        if keep and not self.settings.checkpoint_name:
+            found = sorted(self.checkpoint_dir.glob(f"{self.settings.checkpoint_prefix}_*.pt"))
+            for old in found[:-keep]:
+                old.unlink(missing_ok=True)
         return path
 
     def latest_checkpoint(self) -> Path | None:
@@ -328,16 +336,18 @@ class Trainer(ABC):
             self.steps_run += 1
             if progress:
                 progress(self.step, settings.total_steps, metrics)
+            # Only what was measured this step: a NaN means divergence to the doctor. The
+            # callbacks see the step before it is checkpointed, so their saved state (the
+            # doctor's, early stopping's count) includes it and a resume continues exactly.
+            measured = {k: float(v) for k, v in metrics.items()
+                        if v is not None and math.isfinite(v)}
+            for callback in self.callbacks:
+                callback.on_update(self.step - 1, measured)
             if settings.checkpoint_every and self.step % settings.checkpoint_every == 0:
                 self.save_checkpoint()
             if self._interrupt.requested:
                 self.save_checkpoint()
                 raise KeyboardInterrupt
-            # Only what was measured this step: a NaN means divergence to the doctor.
-            measured = {k: float(v) for k, v in metrics.items()
-                        if v is not None and math.isfinite(v)}
-            for callback in self.callbacks:
-                callback.on_update(self.step - 1, measured)
             stopping = [c for c in self.callbacks if c.should_stop]
             if stopping:
                 self.stop_reason = "; ".join(_stop_reason(c) for c in stopping)
