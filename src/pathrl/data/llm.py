@@ -22,7 +22,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pathrl.errors import PathrlError
 from pathrl.io import atomic_write_text
@@ -187,6 +187,35 @@ class ResponseCache:
         atomic_write_text(path, text)  # a reader never sees half an entry
 
 
+T = TypeVar("T")
+
+
+def ask_parsed(client: ChatClient, cache: ResponseCache, messages: list[dict[str, str]],
+               parse: Callable[[str], T], max_retries: int,
+               store: Callable[[T], str] | None = None, failure: str = "no usable answer") -> T:
+    """The parsed answer to `messages`: from the disk cache when it holds a readable one (a
+    damaged entry is dropped and asked again), else asked up to `max_retries + 1` times
+    until `parse` accepts it (then cached, as `store(parsed)` or the raw text); an
+    `LLMError` saying `failure` and the last problem otherwise."""
+    cached = cache.read(messages)
+    if cached is not None:
+        try:
+            return parse(cached)
+        except ValueError:
+            cache.drop(messages)
+    problem = ""
+    for _ in range(max_retries + 1):
+        content = client.complete(messages)
+        try:
+            parsed = parse(content)
+        except ValueError as exc:
+            problem = f"{exc}; got {content[:200]!r}"
+            continue
+        cache.write(messages, store(parsed) if store is not None else content)
+        return parsed
+    raise LLMError(f"{failure} after {max_retries + 1} attempt(s): {problem}")
+
+
 def parse_string_list(content: str) -> list[str]:
     """A JSON array of strings, possibly inside a ```json fence; ValueError otherwise."""
     text = _FENCE.sub("", content.strip()).strip()
@@ -233,21 +262,9 @@ class LLMParaphraser:
 
     def paraphrase(self, question: str, lang: str, n: int, keep: list[str]) -> list[str]:
         messages = self.messages(question, lang, n, keep)
-        cached = self.cache.read(messages)
-        if cached is not None:
-            try:
-                return parse_string_list(cached)
-            except ValueError:
-                self.cache.drop(messages)  # a damaged entry: ask again
-        problem = ""
-        for _ in range(self.settings.max_retries + 1):
-            content = self.client.complete(messages)
-            try:
-                answers = parse_string_list(content)
-            except ValueError as exc:
-                problem = f"{exc}; got {content[:200]!r}"
-                continue
-            self.cache.write(messages, json.dumps(answers, ensure_ascii=False))
-            return answers[:n]
-        raise LLMError(f"LLM endpoint {self.describe()} did not answer with a JSON list of "
-                       f"strings after {self.settings.max_retries + 1} attempt(s): {problem}")
+        answers = ask_parsed(self.client, self.cache, messages, parse_string_list,
+                             self.settings.max_retries,
+                             store=lambda a: json.dumps(a, ensure_ascii=False),
+                             failure=f"LLM endpoint {self.describe()} did not answer with a "
+                                     "JSON list of strings")
+        return answers[:n]

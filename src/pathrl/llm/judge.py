@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pathrl.data.llm import ChatClient, LLMError, LLMSettings, ResponseCache
+from pathrl.data.llm import ChatClient, LLMError, LLMSettings, ResponseCache, ask_parsed
 from pathrl.llm.rewards import (
     Completion,
     RewardValue,
@@ -94,24 +94,9 @@ class JudgeReward:
     def judge(self, question: str, completion: str, gold: int | None = None) -> float:
         """The score of one completion (cached on disk when the settings have a cache_dir)."""
         messages = self.messages(question, completion, gold)
-        cached = self.cache.read(messages)
-        if cached is not None:
-            try:
-                return parse_judge_score(cached)
-            except ValueError:
-                self.cache.drop(messages)  # a damaged entry: ask again
-        problem = ""
-        for _ in range(self.settings.max_retries + 1):
-            content = self.client.complete(messages)
-            try:
-                score = parse_judge_score(content)
-            except ValueError as exc:
-                problem = f"{exc}; got {content[:200]!r}"
-                continue
-            self.cache.write(messages, content)
-            return score
-        raise LLMError(f"judge {self.settings.describe()} gave no score after "
-                       f"{self.settings.max_retries + 1} attempt(s): {problem}")
+        return ask_parsed(self.client, self.cache, messages, parse_judge_score,
+                          self.settings.max_retries,
+                          failure=f"judge {self.settings.describe()} gave no score")
 
     def __call__(self, completions: Sequence[Completion], **kwargs: Any) -> list[RewardValue]:
         prompts = kwargs.get("prompts")
