@@ -1,4 +1,4 @@
-"""pathrl.llm.config: YAML + --set overrides typed by the dataclass fields, nested sections,
+"""pathrl.config: YAML + --set overrides typed by the dataclass fields, nested sections,
 clear one-line errors."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Literal
 
 import pytest
 
+from pathrl.config import dump_config, load_config, valid_keys
 from pathrl.errors import PathrlError
-from pathrl.llm.config import dump_config, load_config, valid_keys
 from pathrl.llm.dpo import DPOConfig
 from pathrl.llm.models import LoraSettings
 from pathrl.llm.sft import LLMSFTConfig

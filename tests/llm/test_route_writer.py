@@ -155,7 +155,7 @@ def test_parse_triples_maps_synonyms_and_keeps_an_illegal_triple():
 def test_unknown_completion_format_is_a_clear_error():
     with pytest.raises(PathrlError, match="unknown completion format"):
         RoutePrompt(TINY, completion="sql")
-    with pytest.raises(PathrlError, match="unknown generative router setting"):
+    with pytest.raises(PathrlError, match="unknown config key"):
         GenerativeConfig.from_dict({"completion": "id", "beams": 4})
 
 

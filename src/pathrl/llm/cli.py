@@ -1,7 +1,7 @@
 """`pathrl llm sft|rm|dpo|grpo|ppo|eval`: RLHF for generative LLMs from the command line.
 
 Each command reads a config (`--config FILE.yaml`, then `--set key=value` overrides, see
-`pathrl.llm.config`), runs the trainer module's `run_*` function and prints what it measured.
+`pathrl.config`), runs the trainer module's `run_*` function and prints what it measured.
 Heavy imports (torch, transformers) stay inside the commands.
 """
 
@@ -86,7 +86,7 @@ def _claim_output(out: Path, force: bool, owned: tuple[str, ...]) -> None:
 def _train_config(cls: type, config: Path | None, sets: list[str] | None, model: str | None,
                   out: Path, force: bool, resume: bool) -> Any:
     """The run's config, with the output policy applied (nothing is written yet)."""
-    from pathrl.llm.config import load_config
+    from pathrl.config import load_config
 
     overrides = list(sets or [])
     if resume:
@@ -175,7 +175,7 @@ def eval_cmd(config: ConfigOpt = None, sets: SetOpt = None, model: ModelOpt = No
              force: ForceOpt = False) -> None:
     """The arithmetic task's evaluation block (format, plausible number, exact answer,
     length; per language) on the held-out test problems, greedy decoding."""
-    from pathrl.llm.config import load_config
+    from pathrl.config import load_config
     from pathrl.llm.training import LLMEvalConfig, evaluate_model
 
     overrides = ([f"model={model}"] if model is not None else []) + list(sets or [])

@@ -434,8 +434,8 @@ def write_summary(out_dir: str | Path, summary: TrainSummary) -> Path:
 
 
 def write_config(out_dir: str | Path, config: Any) -> Path:
+    from pathrl.config import dump_config
     from pathrl.io import atomic_write_text
-    from pathrl.llm.config import dump_config
 
     return atomic_write_text(Path(out_dir) / "config.yaml", dump_config(config))
 

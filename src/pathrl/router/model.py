@@ -29,7 +29,13 @@ from pathrl.backbones import (
 )
 from pathrl.errors import PathrlError
 from pathrl.paths import LegalPath, PathVocab, Triple, Via
-from pathrl.router.protocol import RankedRoute, Routing, check_questions
+from pathrl.router.protocol import (
+    RankedRoute,
+    Routing,
+    check_questions,
+    read_router_meta,
+    saved_config,
+)
 
 HEADS = ("anchor", "target", "via")
 
@@ -470,31 +476,42 @@ class RouterModel(nn.Module):
     def from_pretrained(cls, directory: str | Path, vocab: PathVocab,
                         schema_fingerprint: str) -> RouterModel:
         """Load a saved router; refuses one trained on a different schema."""
+        from safetensors import SafetensorError
         from safetensors.torch import load_model
         from transformers import AutoConfig, AutoModel
 
         directory = Path(directory)
-        meta_file = directory / "router.json"
-        if not meta_file.is_file():
-            raise PathrlError(f"'{directory}' is not a saved router (no router.json)")
-        meta = json.loads(meta_file.read_text())
-        if meta["schema_fingerprint"] != schema_fingerprint:
+        meta = read_router_meta(directory)
+        try:
+            fingerprint = meta["schema_fingerprint"]
+            saved = (meta["anchors"], meta["targets"], [tuple(v) for v in meta["vias"]])
+        except (KeyError, TypeError):
+            raise PathrlError(f"{directory / 'router.json'} lacks the label vocabularies of a "
+                              "factored router (schema_fingerprint, anchors, targets, vias)"
+                              ) from None
+        if fingerprint != schema_fingerprint:
             raise PathrlError(
                 f"router in '{directory}' was trained on another schema (fingerprint "
-                f"{meta['schema_fingerprint']}, this schema {schema_fingerprint}); retrain it")
-        saved = (meta["anchors"], meta["targets"], [tuple(v) for v in meta["vias"]])
+                f"{fingerprint}, this schema {schema_fingerprint}); retrain it")
         if saved != (vocab.anchors, vocab.targets, vocab.vias):
             raise PathrlError(f"router in '{directory}' has other label vocabularies than the "
                               "schema's legal paths; retrain it")
-        config = RouterConfig(**meta["config"])
+        config = saved_config(RouterConfig, meta, directory)
         tokenizer = load_tokenizer(BackboneSource(str(directory / "backbone")))
         backbone = AutoModel.from_config(AutoConfig.from_pretrained(directory / "backbone"))
         backbone.resize_token_embeddings(len(tokenizer))
         model = cls(config, vocab, schema_fingerprint, backbone=backbone, tokenizer=tokenizer)
-        for name in ("backbone", "heads", "value_head"):
-            load_model(getattr(model, name), str(directory / f"{name}.safetensors"))
-        if (directory / "critic_backbone.safetensors").exists():
-            model.critic_backbone = copy.deepcopy(model.backbone)
-            load_model(model.critic_backbone, str(directory / "critic_backbone.safetensors"))
+        current = directory
+        try:
+            for name in ("backbone", "heads", "value_head"):
+                current = directory / f"{name}.safetensors"
+                load_model(getattr(model, name), str(current))
+            if (directory / "critic_backbone.safetensors").exists():
+                model.critic_backbone = copy.deepcopy(model.backbone)
+                current = directory / "critic_backbone.safetensors"
+                load_model(model.critic_backbone, str(current))
+        except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
+            raise PathrlError(f"cannot load the router weights {current}: "
+                              f"{exc.__class__.__name__}: {str(exc)[:200]}") from None
         model.eval()
         return model

@@ -20,11 +20,13 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pathrl.errors import PathrlError
 from pathrl.paths import LegalPath, PathVocab, Triple, Via
 from pathrl.schema import Schema
+
+ConfigT = TypeVar("ConfigT")
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,20 @@ def read_router_meta(directory: str | Path) -> Any:
         return json.loads(meta_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PathrlError(f"{meta_file} is not valid JSON: {exc}") from None
+
+
+def saved_config(cls: type[ConfigT], meta: Any, directory: Path) -> ConfigT:
+    """The architecture config saved in router.json's "config", type-checked field by field
+    (a hand-edited or foreign file gives one clear error, never a TypeError deep inside)."""
+    from pathrl.config import config_from_dict
+
+    raw = meta.get("config") if isinstance(meta, dict) else None
+    if not isinstance(raw, dict):
+        raise PathrlError(f"{directory / 'router.json'}: 'config' must be a mapping")
+    try:
+        return config_from_dict(cls, raw)
+    except PathrlError as exc:
+        raise PathrlError(f"{directory / 'router.json'}: {exc}") from None
 
 
 def load_router(directory: str | Path, schema: Schema, database=None) -> Router:

@@ -53,7 +53,13 @@ from pathrl.router.model import (
     add_tokens,
     unknown_characters,
 )
-from pathrl.router.protocol import RankedRoute, Routing, check_questions, read_router_meta
+from pathrl.router.protocol import (
+    RankedRoute,
+    Routing,
+    check_questions,
+    read_router_meta,
+    saved_config,
+)
 from pathrl.schema import Schema
 
 KIND = "scorer"
@@ -473,6 +479,7 @@ class PathScorer(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> PathScorer:
         """Load a saved scorer (schema-agnostic: `bind()` it to the schema to route)."""
+        from safetensors import SafetensorError
         from safetensors.torch import load_file, load_model
         from transformers import AutoConfig, AutoModel
 
@@ -481,33 +488,40 @@ class PathScorer(nn.Module):
         if not isinstance(meta, dict) or meta.get("kind") != KIND:
             raise PathrlError(f"'{directory}' holds a '{meta.get('kind', 'factored')}' router, "
                               "not a path scorer")
-        config = ScorerConfig(**meta["config"])
+        config = saved_config(ScorerConfig, meta, directory)
         tokenizer = load_tokenizer(BackboneSource(str(directory / "backbone")))
         backbone = AutoModel.from_config(AutoConfig.from_pretrained(directory / "backbone"))
         backbone.resize_token_embeddings(len(tokenizer))
         table_encoder = AutoModel.from_config(
             AutoConfig.from_pretrained(directory / "table_encoder"))
         model = cls(config, backbone=backbone, table_encoder=table_encoder, tokenizer=tokenizer)
-        model._table_vocab = int(meta["table_vocab_size"])
+        try:
+            model._table_vocab = int(meta["table_vocab_size"])
+        except (KeyError, TypeError, ValueError):
+            raise PathrlError(f"{directory / 'router.json'}: 'table_vocab_size' must be an "
+                              "integer") from None
         heads = nn.ModuleDict({"role_attention": model.role_attention,
                                "question_proj": model.question_proj,
                                "table_proj": model.table_proj, "hop_bias": model.hop_bias})
+        current = directory
         try:
             for name, module in (("backbone", model.backbone),
                                  ("table_encoder", model.table_encoder),
                                  ("heads", heads), ("value_head", model.value_head)):
-                load_model(module, str(directory / f"{name}.safetensors"))
+                current = directory / f"{name}.safetensors"
+                load_model(module, str(current))
             if (directory / "critic_backbone.safetensors").exists():
                 model.critic_backbone = copy.deepcopy(model.backbone)
-                load_model(model.critic_backbone,
-                           str(directory / "critic_backbone.safetensors"))
-            weights = load_file(str(directory / "link_weight.safetensors"))
+                current = directory / "critic_backbone.safetensors"
+                load_model(model.critic_backbone, str(current))
+            current = directory / "link_weight.safetensors"
+            weights = load_file(str(current))
             with torch.no_grad():
                 model.link_weight.copy_(weights["link_weight"])
                 if "coverage_weight" in weights:  # absent in routers saved before it existed
                     model.coverage_weight.copy_(weights["coverage_weight"])
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise PathrlError(f"cannot load the path scorer in '{directory}': "
+        except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
+            raise PathrlError(f"cannot load the path scorer weights {current}: "
                               f"{exc.__class__.__name__}: {str(exc)[:200]}") from None
         model.eval()
         return model

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -91,12 +91,10 @@ class GenerativeConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> GenerativeConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise PathrlError(f"unknown generative router setting(s): {', '.join(unknown)} "
-                              f"(known: {', '.join(sorted(known))})")
-        return cls(**values)
+        """Typed field by field; an unknown key or a wrong type is one clear error."""
+        from pathrl.config import config_from_dict
+
+        return config_from_dict(cls, values)
 
 
 @dataclass(frozen=True)
