@@ -223,6 +223,27 @@ def test_lora_adapter_saves_alone_and_loads_back_merged(policy, tiny_lm_dir, tmp
     assert any("lora_" in n for n, _ in model.named_parameters())  # live model not merged
 
 
+def test_an_adapter_trained_on_a_saved_policy_keeps_that_policy(tiny_lm_dir, tmp_path):  # noqa: F811
+    """SFT adapter, then a second adapter on the SFT policy (SFT -> DPO/GRPO): loading the
+    second one must give the live model, the first adapter's weights included."""
+    first, tokenizer = load_policy(str(tiny_lm_dir), device="cpu", lora=LoraSettings(r=4))
+    _perturb_lora(first)
+    sft_dir = save_policy(first, tokenizer, tmp_path / "sft")
+    merged_dir = save_policy(first, tokenizer, tmp_path / "sft_merged", merge_lora=True)
+    ids = torch.tensor([encode_prompt(tokenizer, PROMPTS[0])])
+    for start in (sft_dir, merged_dir):
+        second, _ = load_policy(str(start), device="cpu", lora=LoraSettings(r=4))
+        _perturb_lora(second)
+        out = save_policy(second, tokenizer, tmp_path / f"second_on_{start.name}")
+        assert json.loads((out / "pathrl_llm.json").read_text())["base"] == str(start.resolve())
+        with torch.no_grad():
+            live = second(input_ids=ids).logits
+            reloaded, _ = load_policy(str(out), device="cpu")
+            assert torch.allclose(reloaded(input_ids=ids).logits, live, atol=2e-3)
+            plain, _ = load_policy(str(tiny_lm_dir), device="cpu")
+            assert not torch.allclose(plain(input_ids=ids).logits, live, atol=0.1)
+
+
 def test_save_policy_drops_gguf_quantizer_fields(tiny_lm_dir, tmp_path):  # noqa: F811
     model, tokenizer = load_policy(str(tiny_lm_dir), device="cpu")
     model.hf_quantizer = None

@@ -185,11 +185,15 @@ def load_base(name_or_dir: str, auto_class: Any = None) -> tuple[Any, Any, str]:
                                    else resolve_backbone(base_name))
         if auto_class is not AutoModelForCausalLM:
             merged = merged.base_model if hasattr(merged, "base_model") else merged
-        return merged, tokenizer, base_name
+        # The base of what is built on top is this adapter (which chains to its own base),
+        # not its base: a second adapter saved on it must not drop the first one's weights.
+        return merged, tokenizer, str(directory.resolve())
     source = resolve_backbone(name_or_dir)
     model = _load(auto_class, source, "language model")
     tokenizer = load_tokenizer(source)
-    return model, tokenizer, read_meta(directory).get("base") or name_or_dir
+    # A directory's weights are the base of an adapter trained on them (the directory's own
+    # record of where it came from would drop them); an alias stays an alias.
+    return model, tokenizer, str(directory.resolve()) if directory.is_dir() else name_or_dir
 
 
 def load_policy(name_or_dir: str = "smollm2", device: str | torch.device | None = None,
