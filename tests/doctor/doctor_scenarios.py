@@ -99,6 +99,13 @@ SCENARIOS: dict[str, Callable[[], Records]] = {
         ("grad_norm", _const(0.0)),
         ("kl", _const(0.0)),
     ),
+    # Midway through a healthy GRPO run the policy breaks: reward to 0, every group zero-std.
+    "learning_signal_lost": lambda: _grpo(
+        ("reward", lambda s, old: 0.0 if s >= ONSET else old),
+        ("reward_std", lambda s, old: 0.0 if s >= ONSET else old),
+        ("frac_reward_zero_std", lambda s, old: 1.0 if s >= ONSET else old),
+        ("grad_norm", lambda s, old: 0.0 if s >= ONSET else old),
+    ),
     "reward_gain_lost": lambda: _ppo(
         ("reward_mean", lambda s, old: old * (ramp(1.0, 3.0, 0, ONSET)(s) if s <= ONSET
                                               else ramp(3.0, 1.2, ONSET, N - 10)(s))),

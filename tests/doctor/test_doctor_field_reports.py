@@ -371,3 +371,54 @@ def test_dead_run_stops_training_live() -> None:
             break
     assert callback.should_stop
     assert "no_learning_signal" in {f.rule for f in callback.findings}
+
+
+# The two GRPO runs of docs/llm_rl.md, step by step as logged (SmolLM2 after an SFT cold start).
+_HEALTHY_GRPO_TABLE = {  # 10 steps, lr 1e-5, beta 0.04
+    "reward": [1.750, 1.469, 2.188, 2.000, 2.875, 2.000, 1.625, 1.500, 2.438, 1.500],
+    "rewards/correctness_reward/mean": [0.25, 0.0, 0.625, 0.5, 1.0, 0.5, 0.0, 0.0, 0.625, 0.0],
+    "frac_reward_zero_std": [0.5, 0.5, 0.0, 0.0, 0.0, 0.0, 0.5, 1.0, 0.5, 1.0],
+    "kl": [0.0, 0.001, 0.001, 0.002, 0.008, 0.006, 0.003, 0.008, 0.003, 0.008],
+    "entropy": [0.097, 0.144, 0.150, 0.108, 0.060, 0.116, 0.170, 0.150, 0.081, 0.168],
+    "completions/mean_length": [88.1, 67.5, 89.9, 72.3, 73.6, 85.9, 90.8, 95.6, 83.3, 99.1],
+    "grad_norm": [0.27, 0.91, 0.85, 0.75, 0.96, 0.60, 0.56, 0.02, 0.37, 0.05],
+    "learning_rate": [1e-5] * 10,
+}
+_BROKEN_GRPO_TABLE = {  # 8 steps, lr 1e-3, beta 0, num_iterations 8: collapsed at step 0-1
+    "reward": [1.25, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    "frac_reward_zero_std": [0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+    "approx_kl": [2.3, 2.6, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    "entropy": [0.3606, 0.30, 0.20, 0.15, 0.13, 0.13, 0.12, 0.1248],
+    "completions/mean_length": [47.62, 8.0, 128, 128, 128, 128, 128, 128],
+    "completions/clipped_ratio": [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+    "grad_norm": [0.9, 0.4, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    "learning_rate": [1e-3] * 8,
+}
+
+
+def _table(columns: dict[str, list[float]]) -> Records:
+    n = len(next(iter(columns.values())))
+    return _records(n, **{k: np.asarray(v, dtype=float) for k, v in columns.items()})
+
+
+def test_a_grpo_policy_that_collapsed_is_critical_and_stops_live() -> None:
+    """The broken run: its reward and its learning signal were gone from step 1; before the
+    rule, four warnings and no critical finding (stop_on_critical would not have stopped)."""
+    from pathrl.doctor import DoctorCallback
+
+    assert _critical(run_doctor(_table(_BROKEN_GRPO_TABLE))) == {"learning_signal_lost"}
+    callback = DoctorCallback(stop_on_critical=True)
+    stopped_at = None
+    for record in _table(_BROKEN_GRPO_TABLE):
+        callback.on_update(int(record["step"]), record)
+        if callback.should_stop:
+            stopped_at = int(record["step"])
+            break
+    assert stopped_at == 5  # 4 dead steps after the one that still had a signal
+
+
+def test_the_healthy_grpo_run_is_not_a_collapse() -> None:
+    """Its zero-std steps (7 and 9) are isolated and its reward comes back."""
+    report = run_doctor(_table(_HEALTHY_GRPO_TABLE))
+    assert _critical(report) == set()
+    assert "learning_signal_lost" not in _rules(report)

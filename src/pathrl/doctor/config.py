@@ -79,6 +79,11 @@ class DoctorConfig:
     #: Share of the points that must show no learning signal at all (every group zero-std, zero
     #: gradient) for the run to be declared dead rather than sparse.
     no_signal_fraction: float = 0.95
+    #: Consecutive points with every group zero-std *and* the reward at least
+    #: `signal_lost_reward_drop` below its peak: the signal was there and the policy lost it
+    #: (a collapse; a learning rate far too high kills a GRPO policy in one or two updates).
+    signal_lost_points: int = 4
+    signal_lost_reward_drop: float = 0.5
     #: reward_std above this: rewards fluctuate a lot (method §9.6: 0.3–0.8 normal, > 1 large).
     reward_std_max: float = 1.0
     #: frac_reward_zero_std above this: sparse gradient (method §9.6: < 0.3 means dense).

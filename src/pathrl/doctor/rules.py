@@ -457,9 +457,57 @@ def _no_learning_signal(c: DoctorConfig) -> Rule:
     )
 
 
+def _learning_signal_lost(c: DoctorConfig) -> Rule:
+    # Both at once: all-zero-std groups alone are a hard or easy batch, a reward drop alone
+    # is noise or a harder curriculum; a reward that fell from its peak and left no group
+    # with different rewards is a policy that stopped producing anything the reward tells apart.
+    n = c.signal_lost_points
+    return Rule(
+        id="learning_signal_lost",
+        title="the policy collapsed: reward fell and the learning signal vanished",
+        severity="critical",
+        pattern=AllOf(
+            required=[
+                Level("frac_reward_zero_std", ">", 0.999, min_consecutive=n),
+                DropFromPeak("reward", min_rel_drop=c.signal_lost_reward_drop,
+                             min_consecutive=n, smooth=1, min_points=n + 1),
+            ],
+            supporting=[
+                Trend("entropy", "down", c.window, min_rel_change=c.entropy_drop_rel,
+                      min_points=n + 1),
+                Level("completions/clipped_ratio", ">", 0.4, min_consecutive=n),
+                Level("approx_kl", ">", 1.0, min_consecutive=1),
+            ],
+        ),
+        diagnosis=(
+            f"After a start with a learning signal, the reward fell at least "
+            f"{c.signal_lost_reward_drop:.0%} below its peak and for {n}+ steps every group's "
+            "completions got identical rewards: zero advantage, zero gradient. The policy will "
+            "not recover on its own; every further step is wasted compute."
+        ),
+        causes=(
+            "learning_rate far too high, or too many updates per batch (num_iterations): one "
+            "or two steps broke the policy (look for approx_kl ≫ 0.1 at the first steps)",
+            "no KL anchor (beta 0) to keep the policy near a working reference",
+            "a reward or prompt bug introduced mid-run (a data shard with no valid answers)",
+        ),
+        fixes=(
+            "restart from the last good checkpoint with a 10x lower learning_rate",
+            "set beta > 0 (e.g. 0.04) and num_iterations 1",
+            "print the last completions: truncated gibberish means collapse, valid ones a "
+            "reward bug",
+        ),
+        source="docs/method.md §9.2 ('worse the longer it trains'), §9.6; docs/llm_rl.md "
+               "(the broken GRPO run)",
+        supersedes=("frac_reward_zero_std_high", "reward_gain_lost", "no_learning_signal",
+                    "early_degenerate_output", "abnormal_length", "completions_truncated"),
+    )
+
+
 def _reward_rules(c: DoctorConfig) -> list[Rule]:
     return [
         _no_learning_signal(c),
+        _learning_signal_lost(c),
         Rule(
             id="reward_gain_lost",
             title="reward fell from its peak",
