@@ -59,7 +59,10 @@ def _pattern(words: Iterable[str]) -> re.Pattern[str] | None:
     unique = sorted({w.casefold() for w in words if w.strip()}, key=lambda w: (-len(w), w))
     if not unique:
         return None
-    parts = [re.escape(w) if _CJK.search(w) else rf"(?<![\w]){re.escape(w)}(?![\w])"
+    # `\w` matches CJK characters too: "Jakarta Bridge的质检" must still match "Jakarta Bridge"
+    # (Chinese text puts no space between a Latin name and the next word).
+    latin = r"[^\W\u3400-\u9fff]"
+    parts = [re.escape(w) if _CJK.search(w) else rf"(?<!{latin}){re.escape(w)}(?!{latin})"
              for w in unique]
     return re.compile("|".join(parts))
 

@@ -91,6 +91,17 @@ def test_linker_finds_table_words_columns_and_values(shop_db):
     assert SchemaLinker(SHOP).link("orders of Ann Lee").values == ()  # no database, no values
 
 
+def test_linker_finds_latin_names_and_words_next_to_chinese(shop_db):
+    """Chinese writes no space after a Latin name ("George Novak的工资"); a Latin word inside a
+    longer Latin word still does not count ("orderly" is no order)."""
+    linker = SchemaLinker(SHOP, shop_db)
+    links = linker.link("George Novak的salary是多少？")
+    assert [(v.text, v.table) for v in links.values] == [("George Novak", "staff")]
+    assert {linker.tables[i] for i in links.column_word} == {"payroll"}
+    assert linker.link("George Novakx").values == ()
+    assert "orders" not in {linker.tables[i] for i in linker.link("an orderly list").table_word}
+
+
 def test_linker_keeps_words_inside_values_out():
     schema = Schema.from_dict({"name": "s", "tables": {
         "project": {"display": "name", "fields": {"id": "str", "name": "str"}},
