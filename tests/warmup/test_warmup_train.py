@@ -62,7 +62,10 @@ def smoke_config(algo: str, **overrides) -> TrainConfig:
 def test_smoke_train_every_algorithm(algo, tmp_path) -> None:
     record = train_run(smoke_config(algo), tmp_path / algo)
     assert (tmp_path / algo / "model.zip").is_file()
-    assert record["trained_timesteps"] >= 2000
+    budget = record["timesteps_budgeted"]
+    assert budget <= 2000 and record["trained_timesteps"] >= budget
+    if hasattr(ALGOS[algo].load_class(), "n_steps") or "n_steps" in FAST.get(algo, {}):
+        assert record["trained_timesteps"] == budget  # whole rollouts, never past the budget
     assert record["n_episodes"] == 2 and len(record["episode_rewards"]) == 2
     assert record["std_reward"] == pytest.approx(np.std(record["episode_rewards"]))
     assert 0.0 <= record["success_rate"] <= 1.0
@@ -195,3 +198,36 @@ def test_unwritable_output_dir_is_a_pathrl_error(tmp_path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(PathrlError, match="cannot create output directory"):
         run_lab([smoke_config("ppo")], blocker / "out", "test")
+
+
+def test_on_policy_runs_stop_at_the_last_whole_rollout_within_the_budget(tmp_path) -> None:
+    record = train_run(smoke_config("ppo", timesteps=1300, select_every=0), tmp_path / "run")
+    assert record["timesteps_budgeted"] == record["trained_timesteps"] == 1024  # 2 x 512
+    assert "selection" not in record
+
+
+def test_best_checkpoint_is_kept_and_chosen_on_its_own_seeds(tmp_path) -> None:
+    from pathrl.warmup.evaluate import evaluate_model
+    from pathrl.warmup.train import SELECTION_SEED_OFFSET
+
+    config = smoke_config("ppo", timesteps=2048, select_every=512, select_episodes=2)
+    record = train_run(config, tmp_path / "run")
+    selection = record["selection"]
+    assert [t for t, _ in selection["history"]] == [512, 1024, 1536, 2048]
+    scores = [score for _, score in selection["history"]]
+    assert selection["kept_score"] == max(scores) and selection["last_score"] == scores[-1]
+    assert selection["kept_timesteps"] == selection["history"][scores.index(max(scores))][0]
+    assert selection["seed"] == config.seed + SELECTION_SEED_OFFSET != config.seed + 1000
+    saved = ALGOS["ppo"].load_class().load(tmp_path / "run" / "model.zip", device="cpu")
+    again = evaluate_model(saved, n_episodes=2, seed=selection["seed"], max_episode_steps=150)
+    assert round(again.mean_reward, 2) == selection["kept_score"]  # the kept weights were saved
+    # selection episodes are counted (4 checks x 2 episodes of at most 150 steps)
+    assert 4 * 2 <= selection["env_steps"] <= 4 * 2 * 150
+    # "last" is the final model on the final evaluation's seeds: the run without selection
+    # trains the same weights (evaluating never touches the training RNG) and scores that
+    last_only = train_run(smoke_config("ppo", timesteps=2048, select_every=0), tmp_path / "last")
+    assert selection["last_eval"]["n_episodes"] == config.eval_episodes
+    assert selection["last_eval"]["mean_reward"] == last_only["mean_reward"]
+    assert selection["last_eval"]["success_rate"] == last_only["success_rate"]
+    if selection["kept_timesteps"] == 2048:
+        assert record["mean_reward"] == last_only["mean_reward"]

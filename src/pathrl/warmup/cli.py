@@ -92,6 +92,10 @@ def train(
     n_envs: int | None = typer.Option(None, help="Parallel envs (default: the zoo's value)."),
     hp: list[str] = typer.Option([], help="Hyperparameter override KEY=VALUE (repeatable)."),
     eval_episodes: int = typer.Option(20, help="Deterministic evaluation episodes."),
+    select_every: int | None = typer.Option(
+        None, help="Timesteps between checkpoint-selection evaluations on their own seeds; the "
+        "best checkpoint is kept (default: PPO 25000, others 0 = keep the last)."),
+    select_episodes: int = typer.Option(10, help="Episodes per selection evaluation."),
     gif: bool = typer.Option(True, help="Record one evaluation episode as a GIF."),
     max_episode_steps: int | None = typer.Option(
         None, help="Cap episode length (default: env's 1000)."
@@ -111,6 +115,8 @@ def train(
         n_envs=n_envs,
         hyperparams=parse_hyperparams(hp),
         eval_episodes=eval_episodes,
+        select_every=select_every,
+        select_episodes=select_episodes,
         gif=gif,
         max_episode_steps=max_episode_steps,
         torch_threads=threads,

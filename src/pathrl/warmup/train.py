@@ -11,6 +11,7 @@ A run lives in its own folder::
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -55,6 +56,14 @@ class TrainConfig:
     """``torch.set_num_threads``: 1 leaves the other core free and keeps CPU runs reproducible."""
     device: str = "cpu"
     """Torch device; these MLPs are faster on CPU than on a GPU."""
+    select_every: int | None = None
+    """Timesteps between checkpoint-selection evaluations; the run keeps the checkpoint that
+    scored best (the last one included). Each is a deterministic evaluation on the env reward
+    over `select_episodes` episodes seeded from `seed + 2000`, never the final evaluation's
+    seeds, so the reported score is not the one that chose. ``None``: the algorithm's default
+    (PPO 25,000; the others 0 = keep the last model)."""
+    select_episodes: int = 10
+    """Episodes of each checkpoint-selection evaluation."""
 
     def validate(self) -> tuple[AlgoSpec, str, RewardConfig]:
         spec = get_algo(self.algo)
@@ -66,6 +75,10 @@ class TrainConfig:
             raise PathrlError(f"--eval-episodes must be at least 1, got {self.eval_episodes}")
         if self.max_episode_steps is not None and self.max_episode_steps < 1:
             raise PathrlError(f"--max-episode-steps must be positive, got {self.max_episode_steps}")
+        if self.select_every is not None and self.select_every < 0:
+            raise PathrlError(f"--select-every must be >= 0, got {self.select_every}")
+        if self.select_episodes < 1:
+            raise PathrlError(f"--select-episodes must be at least 1, got {self.select_episodes}")
         if self.torch_threads < 1:
             raise PathrlError(f"--threads must be at least 1, got {self.torch_threads}")
         reward_name, reward_config = resolve_reward_config(self.reward)
@@ -137,6 +150,46 @@ def _progress_callback(total: int, description: str) -> Any:
     return RichProgressCallback()
 
 
+SELECTION_SEED_OFFSET = 2000  # selection episodes; the final evaluation uses seed + 1000
+
+
+def _keep_best_callback(every: int, evaluate: Any) -> Any:
+    """An SB3 callback that evaluates the policy every `every` timesteps and at the end of
+    training (`evaluate(model) -> EvalResult`) and keeps a copy of the best weights."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class KeepBest(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.history: list[tuple[int, float]] = []
+            self.best_score = float("-inf")
+            self.best_timesteps = 0
+            self.best_weights: Any = None
+            self.env_steps = 0  # evaluation only: not training steps, but env time all the same
+            self._next = every
+
+        def _check(self) -> None:
+            result = evaluate(self.model)
+            score = float(result.mean_reward)
+            self.env_steps += int(sum(result.episode_lengths))
+            self.history.append((int(self.num_timesteps), round(score, 2)))
+            if score > self.best_score:  # ties keep the earlier checkpoint
+                self.best_score, self.best_timesteps = score, int(self.num_timesteps)
+                self.best_weights = copy.deepcopy(self.model.policy.state_dict())
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self._next:
+                self._next += every
+                self._check()
+            return True
+
+        def _on_training_end(self) -> None:
+            if not self.history or self.history[-1][0] != self.num_timesteps:
+                self._check()
+
+    return KeepBest()
+
+
 def train_run(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
     """Train, save, evaluate and (optionally) record one run; returns its report record.
 
@@ -147,6 +200,7 @@ def train_run(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
     run_dir = ensure_writable_dir(run_dir)
 
     import torch
+    from stable_baselines3.common.callbacks import CallbackList
     from stable_baselines3.common.utils import set_random_seed
 
     from pathrl.warmup.envs import make_vec_env
@@ -207,14 +261,49 @@ def train_run(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
         if config.progress
         else None
     )
+    # On-policy algorithms collect whole rollouts and would overshoot `timesteps` by up to one
+    # rollout (300,000 asked -> 303,104 trained with 16 x 256): stop at the last whole rollout
+    # that fits, so `--timesteps` is a budget that is never exceeded.
+    rollout = int(getattr(model, "n_steps", 0) or 0) * n_envs
+    budget = (max(rollout, config.timesteps // rollout * rollout) if rollout
+              else config.timesteps)
+    record["timesteps_budgeted"] = budget
+    select_every = spec.select_every if config.select_every is None else config.select_every
+    keep_best = None
+    if select_every > 0:
+        def selection_score(policy_model: Any) -> Any:
+            return evaluate_model(policy_model, n_episodes=config.select_episodes,
+                                  seed=config.seed + SELECTION_SEED_OFFSET,
+                                  continuous=spec.continuous,
+                                  max_episode_steps=config.max_episode_steps)
+
+        keep_best = _keep_best_callback(select_every, selection_score)
+    callbacks = [c for c in (callback, keep_best) if c is not None]
+    last_weights: Any = None  # the final weights, when an earlier checkpoint is kept
+    learned_s: float | None = None
     start = time.perf_counter()
     try:
-        model.learn(total_timesteps=config.timesteps, callback=callback)
+        model.learn(total_timesteps=budget,
+                    callback=CallbackList(callbacks) if len(callbacks) > 1 else
+                    (callbacks[0] if callbacks else None))
+        learned_s = time.perf_counter() - start  # includes the selection evaluations
+        if keep_best is not None and keep_best.best_weights is not None:
+            if keep_best.best_timesteps != model.num_timesteps:
+                last_weights = copy.deepcopy(model.policy.state_dict())
+            model.policy.load_state_dict(keep_best.best_weights)
+            record["selection"] = {
+                "every": select_every, "episodes": config.select_episodes,
+                "seed": config.seed + SELECTION_SEED_OFFSET,
+                "history": keep_best.history, "kept_timesteps": keep_best.best_timesteps,
+                "kept_score": round(keep_best.best_score, 2),
+                "last_score": keep_best.history[-1][1],
+                "env_steps": keep_best.env_steps}
     except KeyboardInterrupt:
         record["interrupted"] = True
         raise
     finally:
-        record["wall_s"] = round(time.perf_counter() - start, 2)
+        record["wall_s"] = round(learned_s if learned_s is not None
+                                 else time.perf_counter() - start, 2)
         record["trained_timesteps"] = int(model.num_timesteps)
         if callback is not None and hasattr(callback, "close"):
             callback.close()
@@ -236,6 +325,19 @@ def train_run(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
     )
     record.update(result.to_dict())
     record["eval_s"] = round(time.perf_counter() - start, 2)
+    if "selection" in record:
+        # What keeping a checkpoint bought: the last model on the same final-evaluation seeds.
+        last = result
+        if last_weights is not None:
+            kept_weights = copy.deepcopy(model.policy.state_dict())
+            model.policy.load_state_dict(last_weights)
+            last = evaluate_model(model, n_episodes=config.eval_episodes,
+                                  seed=config.seed + 1000, continuous=spec.continuous,
+                                  max_episode_steps=config.max_episode_steps)
+            model.policy.load_state_dict(kept_weights)
+        record["selection"]["last_eval"] = {
+            "mean_reward": last.mean_reward, "std_reward": last.std_reward,
+            "success_rate": last.success_rate, "n_episodes": last.n_episodes}
     if config.gif:
         gif_path = run_dir / "episode.gif"
         record.update(
