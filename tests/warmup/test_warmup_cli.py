@@ -29,6 +29,9 @@ def test_train_ppo_writes_report_json_and_gif_command_renders_model(tmp_path) ->
     assert isinstance(run["mean_reward"], float) and isinstance(run["std_reward"], float)
     assert (out / "ppo-default" / "episode.gif").is_file()
     assert run["gif_steps"] <= 80  # the GIF episode honours --max-episode-steps
+    # PPO keeps a checkpoint by default; 512 steps < 25,000 leave only the end-of-run check
+    assert run["selection"]["every"] == 25_000 and run["selection"]["kept_timesteps"] == 512
+    assert run["selection"]["last_eval"]["mean_reward"] == run["mean_reward"]
 
     gif_path = tmp_path / "again.gif"
     model = out / "ppo-default" / "model.zip"
@@ -53,6 +56,15 @@ def test_compare_default_vs_custom_reward_same_algo_and_seed(tmp_path) -> None:
     assert all(r["gif_path"] is None for r in runs)
     markdown = (out / "report.md").read_text()
     assert "| a2c-default |" in markdown and "| a2c-custom |" in markdown
+
+
+def test_compare_scores_every_algorithm_on_its_last_model(tmp_path) -> None:
+    out = tmp_path / "cmp"
+    args = ["lunarlander", "compare", "--algos", "ppo", "--timesteps", "512", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--no-gif", *TINY], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (run,) = json.loads((out / "report.json").read_text())["runs"]
+    assert run["config"]["select_every"] == 0 and "selection" not in run
 
 
 @pytest.mark.parametrize(

@@ -231,3 +231,11 @@ def test_best_checkpoint_is_kept_and_chosen_on_its_own_seeds(tmp_path) -> None:
     assert selection["last_eval"]["success_rate"] == last_only["success_rate"]
     if selection["kept_timesteps"] == 2048:
         assert record["mean_reward"] == last_only["mean_reward"]
+
+
+def test_selection_defaults_off_when_the_agent_trains_on_another_reward(tmp_path) -> None:
+    # selection scores the env reward; it would hide what a custom reward teaches
+    record = train_run(smoke_config("ppo", timesteps=1024, reward="custom"), tmp_path / "run")
+    assert "selection" not in record
+    record = train_run(smoke_config("ppo", timesteps=1024), tmp_path / "default")
+    assert record["selection"]["every"] == ALGOS["ppo"].select_every > 0

@@ -94,7 +94,7 @@ def train(
     eval_episodes: int = typer.Option(20, help="Deterministic evaluation episodes."),
     select_every: int | None = typer.Option(
         None, help="Timesteps between checkpoint-selection evaluations on their own seeds; the "
-        "best checkpoint is kept (default: PPO 25000, others 0 = keep the last)."),
+        "best checkpoint is kept (default: PPO on the env reward 25000, else 0 = keep the last)."),
     select_episodes: int = typer.Option(10, help="Episodes per selection evaluation."),
     gif: bool = typer.Option(True, help="Record one evaluation episode as a GIF."),
     max_episode_steps: int | None = typer.Option(
@@ -150,6 +150,9 @@ def compare(
     base = _base_config(
         timesteps=timesteps,
         seed=seed,
+        # equal terms: every algorithm is scored on its last model (PPO's train default keeps
+        # its best checkpoint, which the others do not)
+        select_every=0,
         eval_episodes=eval_episodes,
         gif=gif,
         max_episode_steps=max_episode_steps,

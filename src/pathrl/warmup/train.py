@@ -61,7 +61,8 @@ class TrainConfig:
     scored best (the last one included). Each is a deterministic evaluation on the env reward
     over `select_episodes` episodes seeded from `seed + 2000`, never the final evaluation's
     seeds, so the reported score is not the one that chose. ``None``: the algorithm's default
-    (PPO 25,000; the others 0 = keep the last model)."""
+    (PPO 25,000; the others 0 = keep the last model) with the env's own reward, 0 with any
+    other reward (selecting on the env reward would hide what that reward teaches)."""
     select_episodes: int = 10
     """Episodes of each checkpoint-selection evaluation."""
 
@@ -268,7 +269,10 @@ def train_run(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
     budget = (max(rollout, config.timesteps // rollout * rollout) if rollout
               else config.timesteps)
     record["timesteps_budgeted"] = budget
-    select_every = spec.select_every if config.select_every is None else config.select_every
+    if config.select_every is not None:
+        select_every = config.select_every
+    else:  # selection scores the env reward: by default only for agents that train on it
+        select_every = spec.select_every if reward_name == "default" else 0
     keep_best = None
     if select_every > 0:
         def selection_score(policy_model: Any) -> Any:
