@@ -1,7 +1,6 @@
 """Configs from YAML plus `--set key=value` overrides, typed by the dataclass fields (LLM trainers,
 saved router configs).
 
-
     config = load_config(DPOConfig, "dpo.yaml", ["beta=0.2", "lora.r=8", "data.langs=en"])
     text = dump_config(config)            # the YAML a run writes beside its outputs
 

@@ -151,7 +151,8 @@ def _progress_callback(total: int, description: str) -> Any:
     return RichProgressCallback()
 
 
-SELECTION_SEED_OFFSET = 2000  # selection episodes; the final evaluation uses seed + 1000
+EVALUATION_SEED_OFFSET = 1000  # the final evaluation's episodes
+SELECTION_SEED_OFFSET = 2000  # checkpoint selection's: never the final evaluation's
 
 
 def _keep_best_callback(every: int, evaluate: Any) -> Any:
@@ -201,7 +202,6 @@ def train_run(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
     run_dir = ensure_writable_dir(run_dir)
 
     import torch
-    from stable_baselines3.common.callbacks import CallbackList
     from stable_baselines3.common.utils import set_random_seed
 
     from pathrl.warmup.envs import make_vec_env
@@ -287,9 +287,7 @@ def train_run(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
     learned_s: float | None = None
     start = time.perf_counter()
     try:
-        model.learn(total_timesteps=budget,
-                    callback=CallbackList(callbacks) if len(callbacks) > 1 else
-                    (callbacks[0] if callbacks else None))
+        model.learn(total_timesteps=budget, callback=callbacks or None)  # SB3 chains a list
         learned_s = time.perf_counter() - start  # includes the selection evaluations
         if keep_best is not None and keep_best.best_weights is not None:
             if keep_best.best_timesteps != model.num_timesteps:
@@ -323,7 +321,7 @@ def train_run(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
     result = evaluate_model(
         model,
         n_episodes=config.eval_episodes,
-        seed=config.seed + 1000,
+        seed=config.seed + EVALUATION_SEED_OFFSET,
         continuous=spec.continuous,
         max_episode_steps=config.max_episode_steps,
     )
@@ -336,7 +334,8 @@ def train_run(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
             kept_weights = copy.deepcopy(model.policy.state_dict())
             model.policy.load_state_dict(last_weights)
             last = evaluate_model(model, n_episodes=config.eval_episodes,
-                                  seed=config.seed + 1000, continuous=spec.continuous,
+                                  seed=config.seed + EVALUATION_SEED_OFFSET,
+                                  continuous=spec.continuous,
                                   max_episode_steps=config.max_episode_steps)
             model.policy.load_state_dict(kept_weights)
         record["selection"]["last_eval"] = {
@@ -348,7 +347,7 @@ def train_run(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
             record_gif(
                 model,
                 gif_path,
-                seed=config.seed + 1000,
+                seed=config.seed + EVALUATION_SEED_OFFSET,
                 continuous=spec.continuous,
                 max_steps=min(config.gif_max_steps, config.max_episode_steps or 1000),
             )
