@@ -14,7 +14,7 @@ import copy
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import torch
@@ -34,6 +34,7 @@ from pathrl.router.protocol import (
     Routing,
     check_questions,
     read_router_meta,
+    read_weights,
     saved_config,
 )
 
@@ -476,7 +477,6 @@ class RouterModel(nn.Module):
     def from_pretrained(cls, directory: str | Path, vocab: PathVocab,
                         schema_fingerprint: str) -> RouterModel:
         """Load a saved router; refuses one trained on a different schema."""
-        from safetensors import SafetensorError
         from safetensors.torch import load_model
         from transformers import AutoConfig, AutoModel
 
@@ -501,17 +501,12 @@ class RouterModel(nn.Module):
         backbone = AutoModel.from_config(AutoConfig.from_pretrained(directory / "backbone"))
         backbone.resize_token_embeddings(len(tokenizer))
         model = cls(config, vocab, schema_fingerprint, backbone=backbone, tokenizer=tokenizer)
-        current = directory
-        try:
-            for name in ("backbone", "heads", "value_head"):
-                current = directory / f"{name}.safetensors"
-                load_model(getattr(model, name), str(current))
-            if (directory / "critic_backbone.safetensors").exists():
-                model.critic_backbone = copy.deepcopy(model.backbone)
-                current = directory / "critic_backbone.safetensors"
-                load_model(model.critic_backbone, str(current))
-        except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
-            raise PathrlError(f"cannot load the router weights {current}: "
-                              f"{exc.__class__.__name__}: {str(exc)[:200]}") from None
+        for name in ("backbone", "heads", "value_head"):
+            read_weights(directory / f"{name}.safetensors",
+                         partial(load_model, getattr(model, name)))
+        if (directory / "critic_backbone.safetensors").exists():
+            model.critic_backbone = copy.deepcopy(model.backbone)
+            read_weights(directory / "critic_backbone.safetensors",
+                         partial(load_model, model.critic_backbone))
         model.eval()
         return model

@@ -167,6 +167,18 @@ def saved_config(cls: type[ConfigT], meta: Any, directory: Path) -> ConfigT:
         raise PathrlError(f"{directory / 'router.json'}: {exc}") from None
 
 
+def read_weights(path: Path, load: Callable[[str], Any]) -> Any:
+    """`load(str(path))` for a saved router's weight file; a missing, truncated or mismatched
+    file is one error that names it."""
+    from safetensors import SafetensorError
+
+    try:
+        return load(str(path))
+    except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
+        raise PathrlError(f"cannot load the router weights {path}: "
+                          f"{exc.__class__.__name__}: {str(exc)[:200]}") from None
+
+
 def load_router(directory: str | Path, schema: Schema, database=None) -> Router:
     """The saved router in `directory`, of whatever kind its router.json says, ready to route
     `schema` (a schema-reading router also reads `database`'s values when given)."""

@@ -36,6 +36,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -58,6 +59,7 @@ from pathrl.router.protocol import (
     Routing,
     check_questions,
     read_router_meta,
+    read_weights,
     saved_config,
 )
 from pathrl.schema import Schema
@@ -479,7 +481,6 @@ class PathScorer(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> PathScorer:
         """Load a saved scorer (schema-agnostic: `bind()` it to the schema to route)."""
-        from safetensors import SafetensorError
         from safetensors.torch import load_file, load_model
         from transformers import AutoConfig, AutoModel
 
@@ -503,25 +504,18 @@ class PathScorer(nn.Module):
         heads = nn.ModuleDict({"role_attention": model.role_attention,
                                "question_proj": model.question_proj,
                                "table_proj": model.table_proj, "hop_bias": model.hop_bias})
-        current = directory
-        try:
-            for name, module in (("backbone", model.backbone),
-                                 ("table_encoder", model.table_encoder),
-                                 ("heads", heads), ("value_head", model.value_head)):
-                current = directory / f"{name}.safetensors"
-                load_model(module, str(current))
-            if (directory / "critic_backbone.safetensors").exists():
-                model.critic_backbone = copy.deepcopy(model.backbone)
-                current = directory / "critic_backbone.safetensors"
-                load_model(model.critic_backbone, str(current))
-            current = directory / "link_weight.safetensors"
-            weights = load_file(str(current))
-            with torch.no_grad():
-                model.link_weight.copy_(weights["link_weight"])
-                if "coverage_weight" in weights:  # absent in routers saved before it existed
-                    model.coverage_weight.copy_(weights["coverage_weight"])
-        except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
-            raise PathrlError(f"cannot load the path scorer weights {current}: "
-                              f"{exc.__class__.__name__}: {str(exc)[:200]}") from None
+        for name, module in (("backbone", model.backbone),
+                             ("table_encoder", model.table_encoder),
+                             ("heads", heads), ("value_head", model.value_head)):
+            read_weights(directory / f"{name}.safetensors", partial(load_model, module))
+        if (directory / "critic_backbone.safetensors").exists():
+            model.critic_backbone = copy.deepcopy(model.backbone)
+            read_weights(directory / "critic_backbone.safetensors",
+                         partial(load_model, model.critic_backbone))
+        weights = read_weights(directory / "link_weight.safetensors", load_file)
+        with torch.no_grad():
+            model.link_weight.copy_(weights["link_weight"])
+            if "coverage_weight" in weights:  # absent in routers saved before it existed
+                model.coverage_weight.copy_(weights["coverage_weight"])
         model.eval()
         return model
