@@ -21,6 +21,7 @@ sys.path.insert(0, str(BENCHMARKS))
 import realistic_demo  # noqa: E402
 import spider_labels  # noqa: E402
 import spider_routes  # noqa: E402
+import spider_sqlite  # noqa: E402
 
 QUESTIONS = BENCHMARKS / "realistic_demo.jsonl"
 
@@ -241,3 +242,43 @@ def test_databases_are_chosen_by_the_documented_rule(tmp_path):
                  for db_id in tables for i in range(10 if db_id == "f_few_questions" else 40)]
     assert spider_labels.select_databases(tmp_path, tables, questions, 8) == ["a_ok", "b_ok"]
     assert spider_labels.select_databases(tmp_path, tables, questions, 1) == ["a_ok"]
+
+
+def test_spiderman_csvs_become_a_sqlite_file_with_spiders_names(tmp_path):
+    import sqlite3
+
+    entry = {
+        "db_id": "shop", "table_names_original": ["Customer", "Orders"],
+        "column_names_original": [[-1, "*"], [0, "Customer_ID"], [0, "Name"], [1, "Order_ID"],
+                                  [1, "Customer_ID"], [1, "Total"], [1, "Placed"]],
+        "column_types": ["text", "number", "text", "number", "number", "number", "time"],
+        "primary_keys": [1, 3], "foreign_keys": [[4, 1]],
+    }
+    source = tmp_path / "spiderman" / "shop"
+    (source / "data").mkdir(parents=True)
+    (source / "schema.sql").write_text(
+        "CREATE TABLE `shop`.`orders` (\n    `order_id` INT(11) NOT NULL,\n"
+        "    `Total` DECIMAL(10,2),\n    `placed` DATE\n);\n", encoding="utf-8")
+    (source / "data" / "customer.csv").write_text("customer_id,NAME\n1,Ann\n2,Bo\n")
+    # Two rows share an order id: SpiderMan's data is kept whole, not de-duplicated.
+    (source / "data" / "orders.csv").write_text(
+        "Order_ID,customer_id,total,placed\n7,1,9.5,2020-01-02\n7,2,,2021-03-04\n")
+    out = tmp_path / "shop.sqlite"
+    report = spider_sqlite.build_database(entry, source, out)
+    assert report == {"tables": 2, "rows": 4, "null_columns": []}
+    with sqlite3.connect(out) as con:
+        assert con.execute('SELECT * FROM "Orders" ORDER BY "Customer_ID"').fetchall() == [
+            (7, 1, 9.5, "2020-01-02"), (7, 2, None, "2021-03-04")]
+        declared = {row[1]: row[2] for row in con.execute('PRAGMA table_info("Orders")')}
+        assert declared == {"Order_ID": "INT(11)", "Customer_ID": "NUMERIC",
+                            "Total": "DECIMAL(10,2)", "Placed": "DATE"}
+        assert con.execute('PRAGMA foreign_key_list("Orders")').fetchone()[2:5] == (
+            "Customer", "Customer_ID", "Customer_ID")
+
+
+def test_spider_sqlite_refuses_a_database_outside_the_train_split(tmp_path, capsys):
+    (tmp_path / "tables.json").write_text(json.dumps([{"db_id": "dev_db"}]))
+    (tmp_path / "train_gold.sql").write_text("SELECT 1\ttrain_db\n")
+    assert spider_sqlite.main(["--spider", str(tmp_path), "--spiderman", str(tmp_path),
+                               "--db", "dev_db"]) == 1
+    assert "not a Spider train database: dev_db" in capsys.readouterr().err
