@@ -287,3 +287,52 @@ def _deep_copy(data: Any) -> Any:
     if isinstance(data, list):
         return [_deep_copy(v) for v in data]
     return data
+
+
+class ConfigChecks:
+    """Collects what is wrong with a config so that one error lists every problem.
+
+        checks = ConfigChecks(self)
+        checks.at_least(1, "batch_size", "epochs")
+        checks.require(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        checks.raise_if_any("bad GRPO config")
+
+    The checks every trainer repeats (counts, the learning-rate schedule, sampling) live here,
+    worded the same for every config."""
+
+    def __init__(self, config: Any):
+        self.config = config
+        self.problems: list[str] = []
+
+    def require(self, ok: bool, problem: str) -> None:
+        if not ok:
+            self.problems.append(problem)
+
+    def at_least(self, minimum: int, *names: str) -> None:
+        for name in names:
+            value = getattr(self.config, name)
+            self.require(value >= minimum, f"{name} must be >= {minimum}, got {value}")
+
+    def schedule(self, schedulers: Sequence[str]) -> None:
+        """`learning_rate` > 0, `lr_scheduler` one of `schedulers`, `warmup_ratio` in [0, 1),
+        and `keep_best` only with `eval_every`."""
+        c = self.config
+        self.require(c.learning_rate > 0, f"learning_rate must be > 0, got {c.learning_rate}")
+        self.require(c.lr_scheduler in schedulers, f"unknown lr_scheduler '{c.lr_scheduler}' "
+                     f"(known: {', '.join(schedulers)})")
+        self.require(0 <= c.warmup_ratio < 1,
+                     f"warmup_ratio must be in [0, 1), got {c.warmup_ratio}")
+        self.require(not (c.keep_best and not c.eval_every), "keep_best needs eval_every > 0")
+
+    def sampling(self) -> None:
+        """`temperature` > 0 and `top_p` in (0, 1]."""
+        c = self.config
+        self.require(c.temperature > 0,
+                     f"temperature must be > 0 (sampling), got {c.temperature}")
+        self.require(0 < c.top_p <= 1, f"top_p must be in (0, 1], got {c.top_p}")
+
+    def raise_if_any(self, title: str | None = None) -> None:
+        """One `PathrlError` with every problem (`title: a; b`), or nothing."""
+        if self.problems:
+            text = "; ".join(self.problems)
+            raise PathrlError(f"{title}: {text}" if title else text)

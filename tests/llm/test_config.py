@@ -102,3 +102,19 @@ def test_the_trainer_configs_own_checks_run_after_overrides():
         load_config(LLMSFTConfig, None, ["lr_scheduler=cosin"])
     keys = valid_keys(DPOConfig)
     assert {"beta", "loss_type", "lora", "lora.r", "data.n_train", "data.langs"} <= set(keys)
+
+
+def test_one_error_lists_every_problem_of_a_trainer_config():
+    from pathrl.llm.grpo import GRPOConfig
+    from pathrl.llm.ppo import TokenPPOConfig
+
+    with pytest.raises(PathrlError) as info:
+        GRPOConfig(num_generations=0, top_p=1.5, lr_scheduler="cosin")
+    message = str(info.value)
+    assert message.startswith("bad GRPO config: ")
+    for problem in ("num_generations must be >= 1, got 0", "top_p must be in (0, 1], got 1.5",
+                    "unknown lr_scheduler 'cosin'"):
+        assert problem in message
+    with pytest.raises(PathrlError, match=r"bad token PPO config: .*temperature must be > 0.*"
+                                          r"keep_best needs eval_every > 0"):
+        TokenPPOConfig(temperature=0.0, keep_best=True, eval_every=0)

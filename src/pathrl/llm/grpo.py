@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from pathrl.config import ConfigChecks
 from pathrl.errors import PathrlError
 from pathrl.llm.models import (
     Generation,
@@ -177,49 +178,32 @@ class GRPOConfig:
     """Stop training when the doctor raises a critical finding."""
 
     def __post_init__(self) -> None:
-        problems = []
-        for name in ("num_generations", "prompts_per_step", "max_prompt_length",
-                     "max_completion_length", "generation_batch_size", "num_iterations",
-                     "mini_batches", "micro_batch_size", "total_steps", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("eval_every", "checkpoint_every", "save_total_limit", "top_k"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not self.temperature > 0:
-            problems.append(f"temperature must be > 0 (sampling), got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            problems.append(f"top_p must be in (0, 1], got {self.top_p}")
-        if not self.learning_rate > 0:
-            problems.append(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.lr_scheduler not in SCHEDULERS:
-            problems.append(f"unknown lr_scheduler '{self.lr_scheduler}' (known: "
-                            f"{', '.join(SCHEDULERS)})")
-        if not 0 <= self.warmup_ratio < 1:
-            problems.append(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.beta < 0 or self.weight_decay < 0 or self.max_grad_norm <= 0:
-            problems.append("beta and weight_decay must be >= 0, max_grad_norm > 0")
-        if not 0 < self.epsilon < 1:
-            problems.append(f"epsilon must be in (0, 1), got {self.epsilon}")
-        if self.epsilon_high is not None and not self.epsilon_high > 0:
-            problems.append(f"epsilon_high must be > 0 or None, got {self.epsilon_high}")
-        if self.kl_estimator not in KL_ESTIMATORS:
-            problems.append(f"kl_estimator must be one of {', '.join(sorted(KL_ESTIMATORS))}, "
-                            f"got '{self.kl_estimator}'")
-        if self.advantage_estimator not in ("grpo", "rloo"):
-            problems.append(f"advantage_estimator must be grpo or rloo, got "
-                            f"'{self.advantage_estimator}'")
-        if self.advantage_estimator == "rloo" and self.num_generations < 2:
-            problems.append("rloo needs num_generations >= 2")
-        if self.loss_aggregation not in AGGREGATIONS:
-            problems.append(f"loss_aggregation must be one of {', '.join(AGGREGATIONS)}, got "
-                            f"'{self.loss_aggregation}'")
-        if self.mini_batches > self.prompts_per_step * self.num_generations:
-            problems.append("mini_batches must be <= prompts_per_step × num_generations")
-        if self.keep_best and not self.eval_every:
-            problems.append("keep_best needs eval_every > 0")
-        if problems:
-            raise PathrlError("bad GRPO config: " + "; ".join(problems))
+        checks = ConfigChecks(self)
+        checks.at_least(1, "num_generations", "prompts_per_step", "max_prompt_length",
+                        "max_completion_length", "generation_batch_size", "num_iterations",
+                        "mini_batches", "micro_batch_size", "total_steps", "eval_batch_size")
+        checks.at_least(0, "eval_every", "checkpoint_every", "save_total_limit", "top_k")
+        checks.sampling()
+        checks.schedule(SCHEDULERS)
+        checks.require(self.beta >= 0 and self.weight_decay >= 0 and self.max_grad_norm > 0,
+                       "beta and weight_decay must be >= 0, max_grad_norm > 0")
+        checks.require(0 < self.epsilon < 1, f"epsilon must be in (0, 1), got {self.epsilon}")
+        checks.require(self.epsilon_high is None or self.epsilon_high > 0,
+                       f"epsilon_high must be > 0 or None, got {self.epsilon_high}")
+        checks.require(self.kl_estimator in KL_ESTIMATORS,
+                       f"kl_estimator must be one of {', '.join(sorted(KL_ESTIMATORS))}, "
+                       f"got '{self.kl_estimator}'")
+        checks.require(self.advantage_estimator in ("grpo", "rloo"),
+                       "advantage_estimator must be grpo or rloo, got "
+                       f"'{self.advantage_estimator}'")
+        checks.require(not (self.advantage_estimator == "rloo" and self.num_generations < 2),
+                       "rloo needs num_generations >= 2")
+        checks.require(self.loss_aggregation in AGGREGATIONS,
+                       f"loss_aggregation must be one of {', '.join(AGGREGATIONS)}, got "
+                       f"'{self.loss_aggregation}'")
+        checks.require(self.mini_batches <= self.prompts_per_step * self.num_generations,
+                       "mini_batches must be <= prompts_per_step × num_generations")
+        checks.raise_if_any("bad GRPO config")
 
     @property
     def completions_per_step(self) -> int:

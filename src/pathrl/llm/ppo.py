@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 
+from pathrl.config import ConfigChecks
 from pathrl.errors import PathrlError
 from pathrl.llm.models import (
     Generation,
@@ -203,51 +204,37 @@ class TokenPPOConfig:
     """Stop training when the doctor raises a critical finding."""
 
     def __post_init__(self) -> None:
-        problems = []
-        for name in ("prompts_per_step", "max_prompt_length", "max_completion_length",
-                     "generation_batch_size", "ppo_epochs", "num_mini_batches",
-                     "micro_batch_size", "total_steps", "eval_batch_size", "max_kl_trips",
-                     "kl_horizon"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("eval_every", "checkpoint_every", "save_total_limit", "top_k"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not self.temperature > 0:
-            problems.append(f"temperature must be > 0 (sampling), got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            problems.append(f"top_p must be in (0, 1], got {self.top_p}")
-        if not (self.learning_rate > 0 and self.value_head_learning_rate > 0):
-            problems.append("learning rates must be > 0")
-        if self.lr_scheduler not in SCHEDULERS:
-            problems.append(f"unknown lr_scheduler '{self.lr_scheduler}' (known: "
-                            f"{', '.join(SCHEDULERS)})")
-        if not 0 <= self.warmup_ratio < 1:
-            problems.append(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if not 0 < self.clip_range < 1:
-            problems.append(f"clip_range must be in (0, 1), got {self.clip_range}")
-        if self.clip_range_value is not None and not self.clip_range_value > 0:
-            problems.append("clip_range_value must be > 0 or None")
-        if min(self.vf_coef, self.ent_coef, self.init_kl_coef, self.weight_decay) < 0:
-            problems.append("vf_coef, ent_coef, init_kl_coef and weight_decay must be >= 0")
-        if self.max_grad_norm <= 0:
-            problems.append("max_grad_norm must be > 0")
-        if not 0 < self.gamma <= 1 or not 0 <= self.lam <= 1:
-            problems.append(f"gamma must be in (0, 1] and lam in [0, 1], got {self.gamma}, "
-                            f"{self.lam}")
+        checks = ConfigChecks(self)
+        checks.at_least(1, "prompts_per_step", "max_prompt_length", "max_completion_length",
+                        "generation_batch_size", "ppo_epochs", "num_mini_batches",
+                        "micro_batch_size", "total_steps", "eval_batch_size", "max_kl_trips",
+                        "kl_horizon")
+        checks.at_least(0, "eval_every", "checkpoint_every", "save_total_limit", "top_k")
+        checks.sampling()
+        checks.schedule(SCHEDULERS)
+        checks.require(self.value_head_learning_rate > 0,
+                       f"value_head_learning_rate must be > 0, got "
+                       f"{self.value_head_learning_rate}")
+        checks.require(0 < self.clip_range < 1,
+                       f"clip_range must be in (0, 1), got {self.clip_range}")
+        checks.require(self.clip_range_value is None or self.clip_range_value > 0,
+                       "clip_range_value must be > 0 or None")
+        checks.require(min(self.vf_coef, self.ent_coef, self.init_kl_coef,
+                           self.weight_decay) >= 0,
+                       "vf_coef, ent_coef, init_kl_coef and weight_decay must be >= 0")
+        checks.require(self.max_grad_norm > 0, "max_grad_norm must be > 0")
+        checks.require(0 < self.gamma <= 1 and 0 <= self.lam <= 1,
+                       f"gamma must be in (0, 1] and lam in [0, 1], got {self.gamma}, "
+                       f"{self.lam}")
         for name in ("kl_target", "target_kl"):
             value = getattr(self, name)
-            if value is not None and not value > 0:
-                problems.append(f"{name} must be > 0 or None, got {value}")
-        if self.kl_penalty not in KL_ESTIMATORS:
-            problems.append(f"kl_penalty must be one of {', '.join(sorted(KL_ESTIMATORS))}, "
-                            f"got '{self.kl_penalty}'")
-        if self.num_mini_batches > self.prompts_per_step:
-            problems.append("num_mini_batches must be <= prompts_per_step")
-        if self.keep_best and not self.eval_every:
-            problems.append("keep_best needs eval_every > 0")
-        if problems:
-            raise PathrlError("bad token PPO config: " + "; ".join(problems))
+            checks.require(value is None or value > 0, f"{name} must be > 0 or None, got {value}")
+        checks.require(self.kl_penalty in KL_ESTIMATORS,
+                       f"kl_penalty must be one of {', '.join(sorted(KL_ESTIMATORS))}, "
+                       f"got '{self.kl_penalty}'")
+        checks.require(self.num_mini_batches <= self.prompts_per_step,
+                       "num_mini_batches must be <= prompts_per_step")
+        checks.raise_if_any("bad token PPO config")
 
     @property
     def optimizer_steps(self) -> int:

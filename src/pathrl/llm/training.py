@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 
 import torch
 
+from pathrl.config import ConfigChecks
 from pathrl.errors import PathrlError
 from pathrl.llm.models import LoraSettings, model_device, trainable_parameters
 from pathrl.rl.parallel import DataParallel
@@ -133,22 +134,12 @@ class TrainConfig:
     """Training and held-out examples."""
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "gradient_accumulation_steps", "epochs", "max_length",
-                     "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise PathrlError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("max_steps", "eval_every", "checkpoint_every", "save_total_limit"):
-            if getattr(self, name) < 0:
-                raise PathrlError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            raise PathrlError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if not 0 <= self.warmup_ratio < 1:
-            raise PathrlError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.lr_scheduler not in SCHEDULERS:
-            raise PathrlError(f"unknown lr_scheduler '{self.lr_scheduler}' (known: "
-                              f"{', '.join(SCHEDULERS)})")
-        if self.keep_best and not self.eval_every:
-            raise PathrlError("keep_best needs eval_every > 0")
+        checks = ConfigChecks(self)
+        checks.at_least(1, "batch_size", "gradient_accumulation_steps", "epochs", "max_length",
+                        "eval_batch_size")
+        checks.at_least(0, "max_steps", "eval_every", "checkpoint_every", "save_total_limit")
+        checks.schedule(SCHEDULERS)
+        checks.raise_if_any()
 
 
 # -- task data -------------------------------------------------------------------------------
