@@ -42,12 +42,23 @@ class ValueMention:
 
 
 @dataclass(frozen=True)
+class Mention:
+    """One thing the question names: a table word, a column word or a value, and every table
+    it may refer to ("allergy" is a column of both has_allergy and allergy_type; "Cat" is a
+    value of both). A route covers the mention when it passes through any of them."""
+
+    feature: int  # index into LINK_FEATURES
+    tables: frozenset[int]
+
+
+@dataclass(frozen=True)
 class Links:
     """What a question names, per table index of the linker (`tables` order)."""
 
     table_word: frozenset[int]
     column_word: frozenset[int]
     values: tuple[ValueMention, ...]
+    mentions: tuple[Mention, ...] = ()
 
     def value_tables(self, tables: Sequence[str]) -> frozenset[int]:
         index = {t: i for i, t in enumerate(tables)}
@@ -72,6 +83,11 @@ def table_words(table: Table) -> set[str]:
     synonym the schema gives, in any language)."""
     noun = table_noun(table.name)
     found = {noun, plural(noun), humanize(table.name)}
+    if noun[-1:].isalpha() and not noun.endswith(("s", "x", "z", "ch", "sh")):
+        found.add(f"{noun}s")  # what people write beside the dictionary's: "aircrafts", "staffs"
+    head, of, _ = noun.partition(" of ")
+    if of and head not in _GENERIC_COLUMN_WORDS:  # member_of_club: "the members"
+        found.update({head, plural(head)})
     for syn in (*table.synonyms_en, *table.synonyms_zh):
         found.add(syn)
         if not _CJK.search(syn):
@@ -79,16 +95,26 @@ def table_words(table: Table) -> set[str]:
     return {w for w in found if len(w) >= 2}
 
 
+def column_phrases(table: Table) -> set[str]:
+    """Phrases of the table's own columns (keys, foreign keys and generic words left out):
+    what the path scorer reads of a table beside its noun."""
+    return {phrase for f in table.fields
+            if f.name != table.key and not f.name.lower().endswith("_id")
+            and (phrase := column_phrase(f.name, table.name)) not in _GENERIC_COLUMN_WORDS
+            and len(phrase) >= 3}
+
+
 def column_words(table: Table) -> set[str]:
-    """Phrases of the table's own columns (keys, foreign keys and generic words left out)."""
-    found = set()
-    for f in table.fields:
-        if f.name == table.key or f.name.lower().endswith("_id"):
-            continue
-        phrase = column_phrase(f.name, table.name)
+    """The words a question may name one of the table's columns by: its column phrases,
+    singular and plural ("salary", "salaries"), and a natural text key ("Allergy" of
+    allergy_type names allergies; an id-like or numeric key names nothing)."""
+    phrases = column_phrases(table)
+    key = table.field(table.key) if table.key in table.field_names else None
+    if key is not None and key.type == "str" and not key.name.lower().endswith("id"):
+        phrase = column_phrase(key.name, table.name)
         if phrase not in _GENERIC_COLUMN_WORDS and len(phrase) >= 3:
-            found.add(phrase)
-    return found
+            phrases.add(phrase)
+    return phrases | {plural(p) for p in phrases if p[-1:].isalpha()}
 
 
 class SchemaLinker:
@@ -137,7 +163,8 @@ class SchemaLinker:
         folded = question.casefold()
         values: list[ValueMention] = []
         taken: list[tuple[int, int]] = []
-        for start, end, text in self._spans(self._value_re, folded):
+        value_spans = self._spans(self._value_re, folded)
+        for start, end, text in value_spans:
             taken.append((start, end))
             for original, table, column in self._values[text]:
                 values.append(ValueMention(original, table, column))
@@ -145,11 +172,20 @@ class SchemaLinker:
         def free(start: int, end: int) -> bool:  # a word inside a value is no table word
             return not any(s < end and start < e for s, e in taken)
 
-        words = {i for s, e, t in self._spans(self._word_re, folded) if free(s, e)
-                 for i in self._word_tables[t]}
-        columns = {i for s, e, t in self._spans(self._column_re, folded) if free(s, e)
-                   for i in self._column_tables[t]}
-        return Links(frozenset(words), frozenset(columns), tuple(values))
+        word_spans = [t for s, e, t in self._spans(self._word_re, folded) if free(s, e)]
+        column_spans = [t for s, e, t in self._spans(self._column_re, folded) if free(s, e)]
+        index = {t: i for i, t in enumerate(self.tables)}
+        found: dict[tuple[int, frozenset[int]], None] = {}  # ordered, without repeats
+        for t in word_spans:
+            found[(0, frozenset(self._word_tables[t]))] = None
+        for t in column_spans:
+            found[(1, frozenset(self._column_tables[t]))] = None
+        for _, _, text in value_spans:
+            holders = frozenset(index[table] for _, table, _ in self._values[text])
+            found[(2, holders)] = None
+        return Links(frozenset(i for t in word_spans for i in self._word_tables[t]),
+                     frozenset(i for t in column_spans for i in self._column_tables[t]),
+                     tuple(values), tuple(Mention(f, tables) for f, tables in found))
 
     def hint(self, links: Links, max_values: int = 4) -> str:
         """"Riyadh Railway = project name; ..." for the values found (empty when none)."""

@@ -9,7 +9,7 @@ import torch
 
 from pathrl.db import write_sql
 from pathrl.errors import PathrlError
-from pathrl.linking import SchemaLinker
+from pathrl.linking import LINK_FEATURES, SchemaLinker
 from pathrl.router.evaluate import triple_metrics
 from pathrl.router.ppo import PPOConfig, RouterPPOTrainer
 from pathrl.router.protocol import load_router
@@ -114,6 +114,61 @@ def test_linker_keeps_words_inside_values_out():
     linker._value_re = _pattern(linker._values)
     links = linker.link("projects named Contract City")
     assert {linker.tables[i] for i in links.table_word} == {"project"}
+
+
+def test_a_mention_shared_by_two_tables_is_one_mention_covered_by_either():
+    schema = Schema.from_dict({
+        "name": "allergy",
+        "tables": {
+            "student": {"display": "name", "fields": {"id": "str", "name": "str"}},
+            "has_allergy": {"fields": {"id": "str", "student_id": "str", "allergy": "str"}},
+            "allergy_type": {"display": "allergy",
+                             "fields": {"id": "str", "allergy": "str", "kind": "str"}},
+        },
+        "relations": [{"from": "has_allergy.student_id", "to": "student.id"},
+                      {"from": "has_allergy.allergy", "to": "allergy_type.id"}],
+    })
+    linker = SchemaLinker(schema)
+    links = linker.link("How many allergies are there, allergy by allergy?")
+    names = [[linker.tables[i] for i in sorted(m.tables)] for m in links.mentions]
+    assert names == [["has_allergy", "allergy_type"]]  # one column word, said twice, two tables
+    paths = torch.tensor([[0.0, 0.0, 1.0],   # allergy_type alone: covers it
+                          [1.0, 0.0, 0.0],   # student alone: leaves it uncovered
+                          [1.0, 1.0, 1.0]])  # student > has_allergy > allergy_type
+    mentions = torch.tensor([[[0.0, 1.0, 1.0]]])
+    features = torch.tensor([[[0.0, 1.0, 0.0]]])  # a column word
+    missed = PathScorer._missed(mentions, features, paths)
+    assert missed.tolist() == [[[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]]
+    assert PathScorer._missed(torch.zeros(1, 0, 3), torch.zeros(1, 0, 3), paths).shape == (1, 3, 3)
+
+
+def test_people_s_plural_of_a_table_noun_names_the_table():
+    linker = SchemaLinker(Schema.from_dict({
+        "name": "air", "tables": {"aircraft": {"fields": {"id": "str", "model": "str"}}},
+        "relations": []}))
+    assert linker.link("names of aircrafts").table_word == {0}
+
+
+def test_column_plurals_natural_keys_and_link_table_heads_are_linked():
+    schema = Schema.from_dict({
+        "name": "club",
+        "tables": {
+            "club": {"display": "club_name", "fields": {"id": "int", "club_name": "str"}},
+            "member_of_club": {"fields": {"id": "int", "club_id": "int", "salary": "float"}},
+            "allergy_type": {"key": "allergy", "fields": {"allergy": "str", "kind": "str"}},
+        },
+        "relations": [{"from": "member_of_club.club_id", "to": "club.id"}],
+    })
+    linker = SchemaLinker(schema)
+
+    def named(question: str) -> list[tuple[str, list[str]]]:
+        return [(LINK_FEATURES[m.feature], [linker.tables[i] for i in sorted(m.tables)])
+                for m in linker.link(question).mentions]
+
+    assert named("How many members?") == [("table_word", ["member_of_club"])]
+    assert named("the highest salaries") == [("column_word", ["member_of_club"])]
+    assert named("list the allergies") == [("column_word", ["allergy_type"])]
+    assert named("club ids") == [("table_word", ["club"])]  # an id key names no column
 
 
 def test_table_text_reads_columns_not_keys():

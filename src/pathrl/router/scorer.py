@@ -12,9 +12,12 @@ another schema and column names are invisible to it. The path scorer reads the s
 
 `links(q, t)` are the schema-linking features of `pathrl.linking` (the question names the table,
 one of its columns, or one of its values). `missed(q, path)` counts, per link feature, the
-tables the question names that the path leaves out: "employee 杨磊明 project members projects
+mentions of the question the path leaves uncovered: "employee 杨磊明 project members projects
 contracts" names contract, so a path that stops at project misses it (keyword questions and
-value-only mentions were the largest error class on multi-hop paths). Tables are embedded by
+value-only mentions were the largest error class on multi-hop paths). A mention that may refer
+to several tables is covered by any of them: "How many allergies are there?" names the column
+"allergy" of both allergy_type and has_allergy, and the single table allergy_type covers it
+(counting tables instead pushed such questions onto a join through both). Tables are embedded by
 the pretrained sentence encoder, frozen, so their vectors mean the same on a schema the scorer
 never saw; only the question side, the role projections and the link weights learn. Every
 legal path is scored (a gather and a sum per path), so no candidate pruning is needed even at
@@ -44,7 +47,7 @@ from torch import nn
 
 from pathrl.backbones import BackboneSource, load_encoder, load_tokenizer, resolve_backbone
 from pathrl.errors import PathrlError
-from pathrl.linking import LINK_FEATURES, SchemaLinker, column_words
+from pathrl.linking import LINK_FEATURES, SchemaLinker, column_phrases
 from pathrl.naming import column_phrase, table_noun
 from pathrl.paths import PathVocab, Triple
 from pathrl.router.model import (
@@ -94,6 +97,12 @@ class ScorerConfig:
     added_tokens: list[str] = field(default_factory=list)
     critic: str = "shared"
     """`shared` value head on the question encoder, or `separate` (its own encoder copy)."""
+    link_prior: float = 1.0
+    """Initial weight of every link feature in every role's score: naming a table (or one of
+    its columns or values) starts as evidence for it. At 0 the evidence starts ignored and a
+    small training set (a few hundred questions) never moves it far."""
+    coverage_prior: float = -1.0
+    """Initial weight of each uncovered mention in a path's score."""
 
     def __post_init__(self) -> None:
         if self.role_dim < 8:
@@ -108,7 +117,7 @@ def table_text(schema: Schema, table_name: str, max_columns: int = 12) -> str:
     """What the scorer reads of a table: its noun, synonyms and column phrases."""
     table = schema.table(table_name)
     names = [table_noun(table.name), *table.synonyms_en[:3]]
-    columns = sorted(column_words(table)) or [column_phrase(f.name, table.name)
+    columns = sorted(column_phrases(table)) or [column_phrase(f.name, table.name)
                                               for f in table.fields]
     head = " / ".join(dict.fromkeys(n for n in names if n))
     return f"{head}: {', '.join(columns[:max_columns])}"
@@ -128,6 +137,7 @@ class SchemaContext:
     via_index: torch.Tensor  # [n_paths, max_via] (0 where padded)
     via_mask: torch.Tensor  # [n_paths, max_via]
     hops: torch.Tensor  # [n_paths]
+    path_tables: torch.Tensor  # [n_paths, n_tables]: 1 where the path passes through the table
     table_embeddings: torch.Tensor  # [n_tables, hidden], frozen
     triple_index: dict[Triple, int]
 
@@ -188,10 +198,12 @@ class PathScorer(nn.Module):
         self.dropout = nn.Dropout(config.head_dropout)
         self.question_proj = nn.ModuleDict({r: nn.Linear(hidden, d) for r in ROLES})
         self.table_proj = nn.ModuleDict({r: nn.Linear(table_hidden, d) for r in ROLES})
-        self.link_weight = nn.Parameter(torch.zeros(len(ROLES), len(LINK_FEATURES)))
-        # Weight of each link feature's count of named tables the path leaves out (learned;
+        self.link_weight = nn.Parameter(
+            torch.full((len(ROLES), len(LINK_FEATURES)), float(config.link_prior)))
+        # Weight of each link feature's count of mentions the path leaves uncovered (learned;
         # zero, i.e. no effect, in routers saved before it existed).
-        self.coverage_weight = nn.Parameter(torch.zeros(len(LINK_FEATURES)))
+        self.coverage_weight = nn.Parameter(
+            torch.full((len(LINK_FEATURES),), float(config.coverage_prior)))
         self.hop_bias = nn.Linear(hidden, _MAX_HOP_BUCKETS)
         self.value_head = nn.Linear(hidden, 1)
         nn.init.zeros_(self.value_head.weight)
@@ -234,6 +246,9 @@ class PathScorer(nn.Module):
             for j, t in enumerate(via):
                 via_index[p, j], via_mask[p, j] = index[t], 1.0
         hops = torch.tensor([vocab.path_by_triple[t].n_hops for t in triples], dtype=torch.long)
+        path_tables = torch.zeros(len(triples), len(tables))
+        for p, (anchor, target, via) in enumerate(triples):
+            path_tables[p, [index[t] for t in (anchor, target, *via)]] = 1.0
         if int(hops.max()) >= _MAX_HOP_BUCKETS:
             raise PathrlError(f"the path scorer handles up to {_MAX_HOP_BUCKETS - 1} hops; "
                               f"this schema has paths of {int(hops.max())}")
@@ -243,7 +258,7 @@ class PathScorer(nn.Module):
             tables=tables,
             anchor_index=torch.tensor([index[a] for a, _, _ in triples], dtype=torch.long),
             target_index=torch.tensor([index[t] for _, t, _ in triples], dtype=torch.long),
-            via_index=via_index, via_mask=via_mask, hops=hops,
+            via_index=via_index, via_mask=via_mask, hops=hops, path_tables=path_tables,
             table_embeddings=self.embed_tables(schema).cpu(),
             triple_index={t: i for i, t in enumerate(triples)})
         self._contexts[key] = context
@@ -321,17 +336,28 @@ class PathScorer(nn.Module):
 
     # -- forward -------------------------------------------------------------------------------
     def tokenize(self, questions: Sequence[str]) -> dict[str, torch.Tensor]:
-        """Token ids of the questions (with value hints) and their link features."""
+        """Token ids of the questions (with value hints), their link features per table and
+        their mentions (`mentions[b, m, t]`: mention m may refer to table t;
+        `mention_features[b, m, f]`: it is of link feature f; all zero where padded)."""
         context = self._bound()
-        texts, rows = [], []
+        texts, rows, linked = [], [], []
         for q in questions:
             text, links = context.linker.augment(q)
             texts.append(text if self.config.value_hints else q)
             rows.append(context.linker.feature_rows(links))
+            linked.append(links.mentions)
         enc = self.tokenizer(texts, padding=True, truncation=True,
                              max_length=self.config.max_length, return_tensors="pt")
+        n_mentions = max([len(m) for m in linked] + [0])
+        mentions = torch.zeros(len(questions), n_mentions, len(context.tables))
+        mention_features = torch.zeros(len(questions), n_mentions, len(LINK_FEATURES))
+        for b, question_mentions in enumerate(linked):
+            for m, mention in enumerate(question_mentions):
+                mentions[b, m, sorted(mention.tables)] = 1.0
+                mention_features[b, m, mention.feature] = 1.0
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
-                "links": torch.tensor(rows, dtype=torch.float32)}
+                "links": torch.tensor(rows, dtype=torch.float32),
+                "mentions": mentions, "mention_features": mention_features}
 
     def _device(self) -> torch.device:
         return self.link_weight.device
@@ -358,8 +384,10 @@ class PathScorer(nn.Module):
         v_idx, v_mask = context.via_index.to(device), context.via_mask.to(device)
         via_sum = (via[:, v_idx] * v_mask).sum(-1) / v_mask.sum(-1).clamp_min(1.0)
         hop_bias = self.hop_bias(pooled)[:, context.hops.to(device)]
+        missed = self._missed(batch["mentions"].to(device), batch["mention_features"].to(device),
+                              context.path_tables.to(device))
         logits = (anchor[:, a_idx] + target[:, t_idx] + via_sum + hop_bias
-                  + self._missed(links, a_idx, t_idx, v_idx, v_mask) @ self.coverage_weight)
+                  + missed @ self.coverage_weight)
         if not with_value:
             value = torch.zeros(ids.shape[0], device=device)
         elif self.critic_backbone is not None:
@@ -372,14 +400,13 @@ class PathScorer(nn.Module):
         return ScorerOutput({"path": logits}, value)
 
     @staticmethod
-    def _missed(links: torch.Tensor, a_idx: torch.Tensor, t_idx: torch.Tensor,
-                v_idx: torch.Tensor, v_mask: torch.Tensor) -> torch.Tensor:
-        """[b, paths, features]: per link feature, how many tables the question names that
-        the path does not pass through (a single-table path counts its table once)."""
-        named = links.sum(1, keepdim=True)  # [b, 1, f]
-        on_path = links[:, a_idx] + links[:, t_idx] * (t_idx != a_idx).unsqueeze(-1)
-        on_path = on_path + (links[:, v_idx] * v_mask.unsqueeze(-1)).sum(2)
-        return (named - on_path).clamp_min(0.0)
+    def _missed(mentions: torch.Tensor, mention_features: torch.Tensor,
+                path_tables: torch.Tensor) -> torch.Tensor:
+        """[b, paths, features]: per link feature, how many of the question's mentions the path
+        leaves uncovered (passes through none of the tables the mention may refer to)."""
+        covered = (mentions @ path_tables.T) > 0  # [b, mentions, paths]
+        uncovered = (~covered).to(mention_features.dtype).transpose(1, 2)  # [b, paths, mentions]
+        return uncovered @ mention_features
 
     # -- the training surface shared with RouterModel ---------------------------------------
     def label_tensors(self, examples: Sequence) -> dict[str, torch.Tensor]:
@@ -515,7 +542,9 @@ class PathScorer(nn.Module):
         weights = read_weights(directory / "link_weight.safetensors", load_file)
         with torch.no_grad():
             model.link_weight.copy_(weights["link_weight"])
-            if "coverage_weight" in weights:  # absent in routers saved before it existed
+            if "coverage_weight" in weights:
                 model.coverage_weight.copy_(weights["coverage_weight"])
+            else:  # a router saved before the term existed: it had no effect there
+                model.coverage_weight.zero_()
         model.eval()
         return model
