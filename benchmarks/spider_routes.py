@@ -56,6 +56,7 @@ class RunConfig:
     head: str = "scorer"
     general: Path | None = None  # score this saved (general) router instead of training one
     init: Path | None = None  # fine-tune this saved path scorer per database
+    link_prior: float = 0.0  # `pathrl train sft --link-prior`
 
 
 def _pathrl(*args: str) -> None:
@@ -161,7 +162,8 @@ def train_router(cfg: RunConfig, db_id: str, schema_file: Path, data: Path) -> P
     sqlite = spider_labels.sqlite_file(cfg.spider, db_id).resolve()
     _pathrl("train", "sft", "--data", str(data), "--out", str(out), "--schema",
             str(schema_file), "--db", f"sqlite:///{sqlite}", "--epochs", str(cfg.epochs),
-            "--head", cfg.head, *(["--init", str(cfg.init)] if cfg.init else []))
+            "--head", cfg.head, *(["--init", str(cfg.init)] if cfg.init else []),
+            *(["--link-prior", str(cfg.link_prior)] if cfg.link_prior else []))
     return out / "model"
 
 
@@ -275,9 +277,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--init", type=Path, default=None,
                         help="Fine-tune this saved path scorer (e.g. a general router) on each "
                              "database's synthetic questions instead of training from scratch.")
+    parser.add_argument("--link-prior", type=float, default=RunConfig.link_prior,
+                        help="Passed to `pathrl train sft --link-prior` (path scorer).")
     args = parser.parse_args(argv)
     cfg = RunConfig(args.spider, args.out, args.per_path, args.epochs, args.seed, args.force,
-                    args.head, args.general, args.init)
+                    args.head, args.general, args.init, args.link_prior)
     stages = args.stage or list(STAGES)
     try:
         tables = spider_labels.load_tables(args.spider)

@@ -298,3 +298,23 @@ def test_saved_scorer_files_follow_the_umask(tiny_backbone, tmp_path):
         os.umask(old)
     assert (out / "backbone.safetensors").stat().st_mode & 0o777 == 0o644
     assert out.stat().st_mode & 0o777 == 0o755
+
+
+def test_link_priors_start_the_linking_weights_and_survive_a_reload(tiny_backbone, tmp_path):
+    cold = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16))
+    assert cold.link_weight.abs().sum() == 0 and cold.coverage_weight.abs().sum() == 0
+    warm = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16, link_prior=1.0,
+                                   coverage_prior=-1.0))
+    assert torch.equal(warm.link_weight.detach(), torch.ones(3, 3))
+    assert torch.equal(warm.coverage_weight.detach(), -torch.ones(3))
+    warm.bind(SHOP)
+    back = PathScorer.from_pretrained(warm.save_pretrained(tmp_path / "warm"))
+    assert back.config.link_prior == 1.0
+    assert torch.equal(back.coverage_weight.detach(), -torch.ones(3))
+
+
+def test_link_prior_is_refused_for_the_three_heads():
+    from pathrl.router.workflows import new_router
+
+    with pytest.raises(PathrlError, match="--link-prior is available with --head scorer only"):
+        new_router(SHOP, "factored", link_prior=1.0)

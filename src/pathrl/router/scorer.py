@@ -97,12 +97,14 @@ class ScorerConfig:
     added_tokens: list[str] = field(default_factory=list)
     critic: str = "shared"
     """`shared` value head on the question encoder, or `separate` (its own encoder copy)."""
-    link_prior: float = 1.0
-    """Initial weight of every link feature in every role's score: naming a table (or one of
-    its columns or values) starts as evidence for it. At 0 the evidence starts ignored and a
-    small training set (a few hundred questions) never moves it far."""
-    coverage_prior: float = -1.0
-    """Initial weight of each uncovered mention in a path's score."""
+    link_prior: float = 0.0
+    """Initial weight of every link feature in every role's score (0: the linking evidence
+    starts ignored and is learned). A prior of 1 (naming a table is evidence for it) helps
+    routers trained on a few hundred questions, whose link weights barely move from 0, but
+    makes the encoder lean on exact word matches: see docs/router.md for both measured."""
+    coverage_prior: float = 0.0
+    """Initial weight of each uncovered mention in a path's score (e.g. -1 with
+    `link_prior` 1)."""
 
     def __post_init__(self) -> None:
         if self.role_dim < 8:
