@@ -133,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         entries = {e["db_id"]: e for e in
                    json.loads((args.spider / "tables.json").read_text(encoding="utf-8"))}
+        if not args.spiderman.is_dir():
+            raise PathrlError(f"--spiderman {args.spiderman} is not a directory (SpiderMan's "
+                              "dataset_mysql/databases)")
         train = train_db_ids(args.spider)
         wanted = args.db or sorted(db for db in train if (args.spiderman / db).is_dir())
         refused = [db for db in wanted if db not in train or db not in entries]

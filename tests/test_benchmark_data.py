@@ -282,3 +282,11 @@ def test_spider_sqlite_refuses_a_database_outside_the_train_split(tmp_path, caps
     assert spider_sqlite.main(["--spider", str(tmp_path), "--spiderman", str(tmp_path),
                                "--db", "dev_db"]) == 1
     assert "not a Spider train database: dev_db" in capsys.readouterr().err
+
+
+def test_spider_sqlite_names_a_missing_spiderman_directory(tmp_path, capsys):
+    (tmp_path / "tables.json").write_text("[]")
+    (tmp_path / "train_gold.sql").write_text("SELECT 1\ttrain_db\n")
+    assert spider_sqlite.main(["--spider", str(tmp_path), "--spiderman",
+                               str(tmp_path / "nowhere")]) == 1
+    assert "nowhere is not a directory" in capsys.readouterr().err

@@ -23,6 +23,7 @@ from pathrl.naming import column_phrase, humanize, plural, table_noun
 from pathrl.schema import Schema, Table
 
 LINK_FEATURES = ("table_word", "column_word", "value")
+_TABLE_WORD, _COLUMN_WORD, _VALUE = range(len(LINK_FEATURES))
 _MAX_VALUES_PER_COLUMN = 2000
 _MIN_VALUE_CHARS = 3
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -124,6 +125,7 @@ class SchemaLinker:
                  max_values_per_column: int = _MAX_VALUES_PER_COLUMN):
         self.schema = schema
         self.tables = list(schema.table_names)
+        self._table_index = {t: i for i, t in enumerate(self.tables)}
         self._word_tables: dict[str, set[int]] = {}
         self._column_tables: dict[str, set[int]] = {}
         for i, table in enumerate(schema.tables):
@@ -174,15 +176,14 @@ class SchemaLinker:
 
         word_spans = [t for s, e, t in self._spans(self._word_re, folded) if free(s, e)]
         column_spans = [t for s, e, t in self._spans(self._column_re, folded) if free(s, e)]
-        index = {t: i for i, t in enumerate(self.tables)}
         found: dict[tuple[int, frozenset[int]], None] = {}  # ordered, without repeats
         for t in word_spans:
-            found[(0, frozenset(self._word_tables[t]))] = None
+            found[(_TABLE_WORD, frozenset(self._word_tables[t]))] = None
         for t in column_spans:
-            found[(1, frozenset(self._column_tables[t]))] = None
+            found[(_COLUMN_WORD, frozenset(self._column_tables[t]))] = None
         for _, _, text in value_spans:
-            holders = frozenset(index[table] for _, table, _ in self._values[text])
-            found[(2, holders)] = None
+            holders = frozenset(self._table_index[table] for _, table, _ in self._values[text])
+            found[(_VALUE, holders)] = None
         return Links(frozenset(i for t in word_spans for i in self._word_tables[t]),
                      frozenset(i for t in column_spans for i in self._column_tables[t]),
                      tuple(values), tuple(Mention(f, tables) for f, tables in found))

@@ -190,6 +190,8 @@ def sft_cmd(data: Annotated[Path | None, typer.Option(
         raise PathrlError("--resume continues one SFT run: not with --force or --schemas")
     if link_prior and (init is not None or schemas is not None):
         raise PathrlError("--link-prior starts a new path scorer: not with --init or --schemas")
+    if link_prior and head != "scorer":
+        raise PathrlError("--link-prior is available with --head scorer only")
     if resume and not (out / "checkpoints" / "sft_last.pt").is_file():
         raise PathrlError(f"--resume: no SFT checkpoint in {out / 'checkpoints'}")
     if not resume:
