@@ -50,6 +50,7 @@ class Mention:
 
     feature: int  # index into LINK_FEATURES
     tables: frozenset[int]
+    start: int = -1  # character offset of its first occurrence in the question (-1: unknown)
 
 
 @dataclass(frozen=True)
@@ -174,19 +175,24 @@ class SchemaLinker:
         def free(start: int, end: int) -> bool:  # a word inside a value is no table word
             return not any(s < end and start < e for s, e in taken)
 
-        word_spans = [t for s, e, t in self._spans(self._word_re, folded) if free(s, e)]
-        column_spans = [t for s, e, t in self._spans(self._column_re, folded) if free(s, e)]
-        found: dict[tuple[int, frozenset[int]], None] = {}  # ordered, without repeats
-        for t in word_spans:
-            found[(_TABLE_WORD, frozenset(self._word_tables[t]))] = None
-        for t in column_spans:
-            found[(_COLUMN_WORD, frozenset(self._column_tables[t]))] = None
-        for _, _, text in value_spans:
+        word_spans = [(s, t) for s, e, t in self._spans(self._word_re, folded) if free(s, e)]
+        column_spans = [(s, t) for s, e, t in self._spans(self._column_re, folded)
+                        if free(s, e)]
+        # First offset of each (feature, tables) mention: mentions come out in question order,
+        # which the path scorer compares with a path's order of tables.
+        found: dict[tuple[int, frozenset[int]], int] = {}
+        for s, t in word_spans:
+            found.setdefault((_TABLE_WORD, frozenset(self._word_tables[t])), s)
+        for s, t in column_spans:
+            found.setdefault((_COLUMN_WORD, frozenset(self._column_tables[t])), s)
+        for s, _, text in value_spans:
             holders = frozenset(self._table_index[table] for _, table, _ in self._values[text])
-            found[(_VALUE, holders)] = None
-        return Links(frozenset(i for t in word_spans for i in self._word_tables[t]),
-                     frozenset(i for t in column_spans for i in self._column_tables[t]),
-                     tuple(values), tuple(Mention(f, tables) for f, tables in found))
+            found.setdefault((_VALUE, holders), s)
+        mentions = sorted((Mention(f, tables, s) for (f, tables), s in found.items()),
+                          key=lambda m: m.start)
+        return Links(frozenset(i for _, t in word_spans for i in self._word_tables[t]),
+                     frozenset(i for _, t in column_spans for i in self._column_tables[t]),
+                     tuple(values), tuple(mentions))
 
     def hint(self, links: Links, max_values: int = 4) -> str:
         """"Riyadh Railway = project name; ..." for the values found (empty when none)."""

@@ -318,3 +318,64 @@ def test_link_prior_is_refused_for_the_three_heads():
 
     with pytest.raises(PathrlError, match="--link-prior is available with --head scorer only"):
         new_router(SHOP, "factored", link_prior=1.0)
+
+
+CHAIN = Schema.from_dict({
+    "name": "chain",
+    "tables": {
+        "supplier": {"display": "name", "fields": {"id": "str", "name": "str"}},
+        "contract": {"fields": {"id": "str", "supplier_id": "str", "project_id": "str"}},
+        "project": {"display": "name", "fields": {"id": "str", "name": "str"}},
+        "construction": {"fields": {"id": "str", "supplier_id": "str", "project_id": "str"}},
+    },
+    "relations": [{"from": "contract.supplier_id", "to": "supplier.id"},
+                  {"from": "contract.project_id", "to": "project.id"},
+                  {"from": "construction.supplier_id", "to": "supplier.id"},
+                  {"from": "construction.project_id", "to": "project.id"}],
+})
+
+
+def test_linker_gives_mentions_in_question_order():
+    linker = SchemaLinker(CHAIN)
+    links = linker.link("the contracts of the projects of the constructions of supplier X")
+    assert [linker.tables[min(m.tables)] for m in links.mentions] == [
+        "contract", "project", "construction", "supplier"]
+    assert [m.start for m in links.mentions] == sorted(m.start for m in links.mentions)
+
+
+def test_order_term_tells_a_path_from_the_same_tables_reversed(tiny_backbone):
+    model = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16))
+    context = model.bind(CHAIN)
+    forward = context.triple_index[("supplier", "contract", ("construction", "project"))]
+    other = context.triple_index[("supplier", "construction", ("contract", "project"))]
+    single = context.triple_index[("supplier", "supplier", ())]
+    batch = model.tokenize(["supplier X constructions projects contracts",
+                            "the contracts of the projects of the constructions of supplier X"])
+    order = PathScorer._order(batch["mentions"], context.path_tables, context.path_ranks)
+    assert order[:, forward].tolist() == [1.0, -1.0]  # named in path order / reversed
+    assert order[:, other].tolist() == [0.0, 0.0]  # 3 pairs agree, 3 disagree
+    assert order[:, single].tolist() == [0.0, 0.0]  # one place: no pair to compare
+
+
+def test_order_coefficient_moves_scores_and_survives_a_reload(tiny_backbone, tmp_path):
+    torch.manual_seed(0)
+    model = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16)).eval()
+    context = model.bind(CHAIN)
+    forward = context.triple_index[("supplier", "contract", ("construction", "project"))]
+    other = context.triple_index[("supplier", "construction", ("contract", "project"))]
+    batch = model.tokenize(["supplier X constructions projects contracts"])
+
+    def margin(router):
+        with torch.no_grad():
+            logits = router.policy(batch, with_value=False).logits["path"][0]
+        return float(logits[forward] - logits[other])
+
+    before = margin(model)
+    with torch.no_grad():
+        model.order_head.bias.fill_(2.0)  # c_order = 2 for every question
+    assert margin(model) == pytest.approx(before + 2.0, abs=1e-4)
+    back = PathScorer.from_pretrained(model.save_pretrained(tmp_path / "ordered"))
+    back.bind(CHAIN)
+    assert margin(back) == pytest.approx(before + 2.0, abs=1e-4)
+    model.config.mention_order = False
+    assert margin(model) == pytest.approx(before, abs=1e-4)

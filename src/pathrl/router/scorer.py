@@ -7,7 +7,7 @@ another schema and column names are invisible to it. The path scorer reads the s
     every table: "project: name, country, budget" --frozen sentence encoder--> e_t (cached)
     s_role(q, t) = <W_role q_role, U_role e_t> / sqrt(d) + w_role . links(q, t)
     score(path) = s_anchor(anchor) + s_target(target) + mean_v s_via(v) + hop_bias(q)[hops]
-                  + w_cover . missed(q, path)
+                  + w_cover . missed(q, path) + c_order(q) * order(q, path)
     policy      = softmax(score) over the legal paths
 
 `links(q, t)` are the schema-linking features of `pathrl.linking` (the question names the table,
@@ -17,7 +17,13 @@ contracts" names contract, so a path that stops at project misses it (keyword qu
 value-only mentions were the largest error class on multi-hop paths). A mention that may refer
 to several tables is covered by any of them: "How many allergies are there?" names the column
 "allergy" of both allergy_type and has_allergy, and the single table allergy_type covers it
-(counting tables instead pushed such questions onto a join through both). Tables are embedded by
+(counting tables instead pushed such questions onto a join through both). `order(q, path)` in
+[-1, 1] says whether the question names the path's tables in the path's order (+1: "Ironclad
+Machinery 施工记录的项目的协议" = supplier > construction > project > contract) or reversed (-1:
+"the contracts of the projects of the construction logs of Ironclad"); `c_order(q)` is read from
+the question, since its sign depends on the wording (Chinese 的 chains run forward, English "of"
+chains backward). Without it the scorer confused target and via on three-hop paths that pass
+through the same four tables in another order. Tables are embedded by
 the pretrained sentence encoder, frozen, so their vectors mean the same on a schema the scorer
 never saw; only the question side, the role projections and the link weights learn. Every
 legal path is scored (a gather and a sum per path), so no candidate pruning is needed even at
@@ -70,6 +76,7 @@ from pathrl.schema import Schema
 KIND = "scorer"
 ACTION_HEADS = ("path",)
 _MAX_HOP_BUCKETS = 8
+_MAX_ORDER_MENTIONS = 8  # the order term reads the first 8 mentions (28 pairs) of a question
 
 
 @dataclass
@@ -105,6 +112,9 @@ class ScorerConfig:
     coverage_prior: float = 0.0
     """Initial weight of each uncovered mention in a path's score (e.g. -1 with
     `link_prior` 1)."""
+    mention_order: bool = True
+    """Score whether the question names a path's tables in its order or reversed (module
+    doc); off: the term is left out."""
 
     def __post_init__(self) -> None:
         if self.role_dim < 8:
@@ -140,6 +150,7 @@ class SchemaContext:
     via_mask: torch.Tensor  # [n_paths, max_via]
     hops: torch.Tensor  # [n_paths]
     path_tables: torch.Tensor  # [n_paths, n_tables]: 1 where the path passes through the table
+    path_ranks: torch.Tensor  # [n_paths, n_tables]: 1 + the table's place in the path, else 0
     table_embeddings: torch.Tensor  # [n_tables, hidden], frozen
     triple_index: dict[Triple, int]
 
@@ -207,6 +218,10 @@ class PathScorer(nn.Module):
         self.coverage_weight = nn.Parameter(
             torch.full((len(LINK_FEATURES),), float(config.coverage_prior)))
         self.hop_bias = nn.Linear(hidden, _MAX_HOP_BUCKETS)
+        # c_order(q): zero at the start (no effect) and in routers saved before it existed.
+        self.order_head = nn.Linear(hidden, 1)
+        nn.init.zeros_(self.order_head.weight)
+        nn.init.zeros_(self.order_head.bias)
         self.value_head = nn.Linear(hidden, 1)
         nn.init.zeros_(self.value_head.weight)
         nn.init.zeros_(self.value_head.bias)
@@ -249,8 +264,11 @@ class PathScorer(nn.Module):
                 via_index[p, j], via_mask[p, j] = index[t], 1.0
         hops = torch.tensor([vocab.path_by_triple[t].n_hops for t in triples], dtype=torch.long)
         path_tables = torch.zeros(len(triples), len(tables))
+        path_ranks = torch.zeros(len(triples), len(tables))
         for p, (anchor, target, via) in enumerate(triples):
             path_tables[p, [index[t] for t in (anchor, target, *via)]] = 1.0
+            for rank, t in enumerate((anchor, *via, target), start=1):
+                path_ranks[p, index[t]] = path_ranks[p, index[t]] or rank
         if int(hops.max()) >= _MAX_HOP_BUCKETS:
             raise PathrlError(f"the path scorer handles up to {_MAX_HOP_BUCKETS - 1} hops; "
                               f"this schema has paths of {int(hops.max())}")
@@ -261,6 +279,7 @@ class PathScorer(nn.Module):
             anchor_index=torch.tensor([index[a] for a, _, _ in triples], dtype=torch.long),
             target_index=torch.tensor([index[t] for _, t, _ in triples], dtype=torch.long),
             via_index=via_index, via_mask=via_mask, hops=hops, path_tables=path_tables,
+            path_ranks=path_ranks,
             table_embeddings=self.embed_tables(schema).cpu(),
             triple_index={t: i for i, t in enumerate(triples)})
         self._contexts[key] = context
@@ -315,7 +334,8 @@ class PathScorer(nn.Module):
 
     def fresh_parameters(self) -> list[nn.Parameter]:
         fresh = [*self.role_attention.parameters(), *self.question_proj.parameters(),
-                 *self.table_proj.parameters(), *self.hop_bias.parameters()]
+                 *self.table_proj.parameters(), *self.hop_bias.parameters(),
+                 self.order_head.weight]
         for module in self.backbone.modules():
             if isinstance(module, ExtendedEmbedding):
                 fresh.extend(module.extra.parameters())
@@ -323,9 +343,11 @@ class PathScorer(nn.Module):
 
     def link_parameters(self) -> list[nn.Parameter]:
         """The scalar schema-linking weights (per role and feature, and of the coverage
-        counts): a handful of numbers whose useful values are of order 1, so SFT gives them a
+        counts, and the bias of the order coefficient): a handful of numbers whose useful
+        values are of order 1, so SFT gives them a
         learning rate of their own (`SFTConfig.link_lr`)."""
-        return [p for p in (self.link_weight, self.coverage_weight) if p.requires_grad]
+        return [p for p in (self.link_weight, self.coverage_weight, self.order_head.bias)
+                if p.requires_grad]
 
     def actor_parameters(self) -> list[nn.Parameter]:
         return [p for n, p in self.named_parameters()
@@ -390,6 +412,10 @@ class PathScorer(nn.Module):
                               context.path_tables.to(device))
         logits = (anchor[:, a_idx] + target[:, t_idx] + via_sum + hop_bias
                   + missed @ self.coverage_weight)
+        if self.config.mention_order:
+            order = self._order(batch["mentions"].to(device), context.path_tables.to(device),
+                                context.path_ranks.to(device))
+            logits = logits + self.order_head(pooled) * order
         if not with_value:
             value = torch.zeros(ids.shape[0], device=device)
         elif self.critic_backbone is not None:
@@ -409,6 +435,25 @@ class PathScorer(nn.Module):
         covered = (mentions @ path_tables.T) > 0  # [b, mentions, paths]
         uncovered = (~covered).to(mention_features.dtype).transpose(1, 2)  # [b, paths, mentions]
         return uncovered @ mention_features
+
+    @staticmethod
+    def _order(mentions: torch.Tensor, path_tables: torch.Tensor, path_ranks: torch.Tensor,
+               max_mentions: int = _MAX_ORDER_MENTIONS) -> torch.Tensor:
+        """[b, paths] in [-1, 1]: over the pairs of mentions (in question order) that fall on
+        two different places of the path, the share in path order minus the share reversed
+        (0 when fewer than two places are named). A mention that may refer to two tables of
+        the path is left out: its place is ambiguous."""
+        mentions = mentions[:, :max_mentions]
+        hits = mentions @ path_tables.T  # [b, mentions, paths]
+        places = (mentions @ path_ranks.T) * (hits == 1)  # 0 where off the path or ambiguous
+        agree = torch.zeros(mentions.shape[0], path_tables.shape[0], device=mentions.device)
+        pairs = torch.zeros_like(agree)
+        for i in range(places.shape[1]):
+            for j in range(i + 1, places.shape[1]):
+                both = (places[:, i] > 0) & (places[:, j] > 0) & (places[:, i] != places[:, j])
+                agree += torch.sign(places[:, j] - places[:, i]) * both
+                pairs += both
+        return agree / pairs.clamp_min(1.0)
 
     # -- the training surface shared with RouterModel ---------------------------------------
     def label_tensors(self, examples: Sequence) -> dict[str, torch.Tensor]:
@@ -497,7 +542,9 @@ class PathScorer(nn.Module):
         from safetensors.torch import save_file
 
         save_file({"link_weight": self.link_weight.detach().contiguous(),
-                   "coverage_weight": self.coverage_weight.detach().contiguous()},
+                   "coverage_weight": self.coverage_weight.detach().contiguous(),
+                   "order_weight": self.order_head.weight.detach().contiguous(),
+                   "order_bias": self.order_head.bias.detach().contiguous()},
                   str(directory / "link_weight.safetensors"))
         meta = {"kind": KIND, "config": asdict(self.config),
                 "table_vocab_size": self._table_vocab}
@@ -548,5 +595,8 @@ class PathScorer(nn.Module):
                 model.coverage_weight.copy_(weights["coverage_weight"])
             else:  # a router saved before the term existed: it had no effect there
                 model.coverage_weight.zero_()
+            if "order_weight" in weights:  # else zero, as initialised: no effect
+                model.order_head.weight.copy_(weights["order_weight"])
+                model.order_head.bias.copy_(weights["order_bias"])
         model.eval()
         return model
