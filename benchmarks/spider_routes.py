@@ -57,6 +57,7 @@ class RunConfig:
     general: Path | None = None  # score this saved (general) router instead of training one
     init: Path | None = None  # fine-tune this saved path scorer per database
     link_prior: float = 0.0  # `pathrl train sft --link-prior`
+    coverage_prior: float | None = None  # `pathrl train sft --coverage-prior`
 
 
 def _pathrl(*args: str) -> None:
@@ -163,7 +164,9 @@ def train_router(cfg: RunConfig, db_id: str, schema_file: Path, data: Path) -> P
     _pathrl("train", "sft", "--data", str(data), "--out", str(out), "--schema",
             str(schema_file), "--db", f"sqlite:///{sqlite}", "--epochs", str(cfg.epochs),
             "--head", cfg.head, *(["--init", str(cfg.init)] if cfg.init else []),
-            *(["--link-prior", str(cfg.link_prior)] if cfg.link_prior else []))
+            *(["--link-prior", str(cfg.link_prior)] if cfg.link_prior else []),
+            *(["--coverage-prior", str(cfg.coverage_prior)]
+              if cfg.coverage_prior is not None else []))
     return out / "model"
 
 
@@ -279,9 +282,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "database's synthetic questions instead of training from scratch.")
     parser.add_argument("--link-prior", type=float, default=RunConfig.link_prior,
                         help="Passed to `pathrl train sft --link-prior` (path scorer).")
+    parser.add_argument("--coverage-prior", type=float, default=RunConfig.coverage_prior,
+                        help="Passed to `pathrl train sft --coverage-prior` (path scorer).")
     args = parser.parse_args(argv)
     cfg = RunConfig(args.spider, args.out, args.per_path, args.epochs, args.seed, args.force,
-                    args.head, args.general, args.init, args.link_prior)
+                    args.head, args.general, args.init, args.link_prior, args.coverage_prior)
     stages = args.stage or list(STAGES)
     try:
         tables = spider_labels.load_tables(args.spider)

@@ -167,3 +167,22 @@ def test_training_never_clobbers_another_run_without_force(shop, tiny_backbone, 
     (ppo / "checkpoints").mkdir(exist_ok=True)
     assert run(*ppo_args) == 2  # a fresh run never reuses the old run's checkpoints
     assert run(*ppo_args, "--resume", "--force") == 2
+
+
+@pytest.mark.parametrize("prior", [["--coverage-prior", "-1"], ["--link-prior", "1"]])
+def test_priors_with_the_three_heads_are_one_clear_error(shop, tiny_backbone, monkeypatch,
+                                                         capsys, prior):
+    import sys
+
+    from pathrl.cli import main
+
+    root, schema_file, url = shop
+    monkeypatch.setattr(sys, "argv", [
+        "pathrl", "train", "sft", "--data", str(root / "data"), "--out", str(root / "bad2"),
+        "--head", "factored", "--backbone", tiny_backbone, "--schema", str(schema_file),
+        "--db", url, *prior])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    assert "available with --head scorer only" in capsys.readouterr().err
+    assert not (root / "bad2").exists()

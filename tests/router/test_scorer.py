@@ -316,8 +316,20 @@ def test_link_priors_start_the_linking_weights_and_survive_a_reload(tiny_backbon
 def test_link_prior_is_refused_for_the_three_heads():
     from pathrl.router.workflows import new_router
 
-    with pytest.raises(PathrlError, match="--link-prior is available with --head scorer only"):
+    with pytest.raises(PathrlError, match="--coverage-prior are available with --head scorer"):
         new_router(SHOP, "factored", link_prior=1.0)
+    with pytest.raises(PathrlError, match="available with --head scorer only"):
+        new_router(SHOP, "factored", coverage_prior=-1.0)
+
+
+def test_coverage_prior_alone_starts_only_the_coverage_weights(tiny_backbone):
+    from pathrl.router.workflows import new_router
+
+    model = new_router(SHOP, "scorer", tiny_backbone, coverage_prior=-1.0)
+    assert model.link_weight.abs().sum() == 0
+    assert torch.equal(model.coverage_weight.detach(), -torch.ones(3))
+    both = new_router(SHOP, "scorer", tiny_backbone, link_prior=0.5)  # default: -link_prior
+    assert torch.equal(both.coverage_weight.detach(), torch.full((3,), -0.5))
 
 
 CHAIN = Schema.from_dict({

@@ -59,14 +59,15 @@ def _load_data(data: Path, vocab):
 
 def _sft(schema, splits, out: Path, head: str, backbone: str, epochs: int, freeze_layers: int,
          lora: bool, seed: int, database=None, init: Path | None = None,
-         resume: bool = False, link_prior: float = 0.0):
+         resume: bool = False, link_prior: float = 0.0, coverage_prior: float | None = None):
     from pathrl.router.workflows import train_sft
 
     with _progress(f"SFT ({head})", epochs) as advance, _resume_hint(out):
         model, summary = train_sft(schema, splits, out, head=head, backbone=backbone,
                                    epochs=epochs, freeze_layers=freeze_layers, lora=lora,
                                    seed=seed, database=database, init=init, resume=resume,
-                                   link_prior=link_prior, progress=advance)
+                                   link_prior=link_prior, coverage_prior=coverage_prior,
+                                   progress=advance)
     if summary["added_tokens"]:
         console.print(f"added {summary['added_tokens']} characters the tokenizer did not know")
     return model, summary
@@ -174,6 +175,9 @@ def sft_cmd(data: Annotated[Path | None, typer.Option(
                 help="Path scorer: start the schema-linking weights at +P and the coverage "
                      "weights at -P (0: learned from 0). Helps small datasets; see "
                      "docs/router.md.")] = 0.0,
+            coverage_prior: Annotated[float | None, typer.Option(
+                help="Path scorer: start the weight of each mention a path leaves uncovered "
+                     "at C instead of -P (e.g. -1 alone: measured in docs/router.md).")] = None,
             schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = None,
             seed: SeedOpt = 7, force: ForceOpt = False,
             resume: Annotated[bool, typer.Option(
@@ -188,10 +192,13 @@ def sft_cmd(data: Annotated[Path | None, typer.Option(
         raise PathrlError("give --data DIR (a dataset) or --schemas DIR (a schema corpus)")
     if resume and (force or schemas is not None):
         raise PathrlError("--resume continues one SFT run: not with --force or --schemas")
-    if link_prior and (init is not None or schemas is not None):
-        raise PathrlError("--link-prior starts a new path scorer: not with --init or --schemas")
-    if link_prior and head != "scorer":
-        raise PathrlError("--link-prior is available with --head scorer only")
+    priors = bool(link_prior) or coverage_prior is not None
+    if priors and (init is not None or schemas is not None):
+        raise PathrlError("--link-prior and --coverage-prior start a new path scorer: not with "
+                          "--init or --schemas")
+    if priors and head != "scorer":
+        raise PathrlError("--link-prior and --coverage-prior are available with --head scorer "
+                          "only")
     if resume and not (out / "checkpoints" / "sft_last.pt").is_file():
         raise PathrlError(f"--resume: no SFT checkpoint in {out / 'checkpoints'}")
     if not resume:
@@ -204,7 +211,7 @@ def sft_cmd(data: Annotated[Path | None, typer.Option(
     database = open_db(schema, backend, db, seed)[1] if head == "scorer" else None
     splits = _load_data(data, PathVocab.from_schema(sch))
     _model, summary = _sft(sch, splits, out, head, backbone, epochs, freeze_layers, lora, seed,
-                           database, init, resume, link_prior)
+                           database, init, resume, link_prior, coverage_prior)
     console.print(f"best validation exact match {summary['best_val_exact_match']:.3f} at epoch "
                   f"{summary['best_epoch']}; router saved to [bold]{out / 'model'}[/]")
 

@@ -28,23 +28,28 @@ Progress = Callable[[int, int, dict], None]
 
 
 def new_router(schema: Schema, head: str, backbone: str = "minilm", freeze_layers: int = 0,
-               lora: bool = False, database=None, link_prior: float = 0.0):
+               lora: bool = False, database=None, link_prior: float = 0.0,
+               coverage_prior: float | None = None):
     """An untrained router of either kind, bound to `schema`. `link_prior` (path scorer
-    only) starts the link weights at +link_prior and the coverage weights at -link_prior."""
+    only) starts the link weights at +link_prior and the coverage weights at
+    `coverage_prior` (None: -link_prior)."""
     if head == "scorer":
         from pathrl.router.scorer import PathScorer, ScorerConfig
 
         if lora:
             raise PathrlError("--lora is available with --head factored only")
         model = PathScorer(ScorerConfig(backbone=backbone, freeze_layers=freeze_layers,
-                                        link_prior=link_prior, coverage_prior=-link_prior))
+                                        link_prior=link_prior,
+                                        coverage_prior=(-link_prior if coverage_prior is None
+                                                        else coverage_prior)))
         model.bind(schema, database)
         return model
     if head == "factored":
         from pathrl.router.model import RouterConfig, RouterModel
 
-        if link_prior:
-            raise PathrlError("--link-prior is available with --head scorer only")
+        if link_prior or coverage_prior:
+            raise PathrlError("--link-prior and --coverage-prior are available with --head "
+                              "scorer only")
 
         config = RouterConfig(backbone=backbone, freeze_layers=freeze_layers, lora=lora)
         return RouterModel(config, PathVocab.from_schema(schema), schema.fingerprint())
@@ -62,6 +67,7 @@ def train_sft(schema: Schema, splits: Mapping[str, Sequence], out: Path, *,
               head: str = "scorer", backbone: str = "minilm", epochs: int = 30,
               freeze_layers: int = 0, lora: bool = False, seed: int = 7, database=None,
               init: Path | None = None, resume: bool = False, link_prior: float = 0.0,
+              coverage_prior: float | None = None,
               progress: Progress | None = None) -> tuple[Any, dict]:
     """SFT cold start; the best validation epoch is saved to `out/model`. `init` starts from
     a saved path scorer (e.g. a general router, fine-tuned to this schema)."""
@@ -77,7 +83,8 @@ def train_sft(schema: Schema, splits: Mapping[str, Sequence], out: Path, *,
         model = PathScorer.from_pretrained(init)
         model.bind(schema, database)
     else:
-        model = new_router(schema, head, backbone, freeze_layers, lora, database, link_prior)
+        model = new_router(schema, head, backbone, freeze_layers, lora, database, link_prior,
+                           coverage_prior)
     added = model.extend_vocab([ex.question for ex in splits["train"]])
     model.setup_trainable()
     summary = SFTTrainer(model, sft_config, splits["train"], splits["val"], out).train(
