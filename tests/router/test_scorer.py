@@ -137,9 +137,9 @@ def test_a_mention_shared_by_two_tables_is_one_mention_covered_by_either():
                           [1.0, 1.0, 1.0]])  # student > has_allergy > allergy_type
     mentions = torch.tensor([[[0.0, 1.0, 1.0]]])
     features = torch.tensor([[[0.0, 1.0, 0.0]]])  # a column word
-    missed = PathScorer._missed(mentions, features, paths)
+    missed = PathScorer._missed(mentions @ paths.T, features)
     assert missed.tolist() == [[[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]]
-    assert PathScorer._missed(torch.zeros(1, 0, 3), torch.zeros(1, 0, 3), paths).shape == (1, 3, 3)
+    assert PathScorer._missed(torch.zeros(1, 0, 3), torch.zeros(1, 0, 3)).shape == (1, 3, 3)
 
 
 def test_people_s_plural_of_a_table_noun_names_the_table():
@@ -318,8 +318,11 @@ def test_link_prior_is_refused_for_the_three_heads():
 
     with pytest.raises(PathrlError, match="--coverage-prior are available with --head scorer"):
         new_router(SHOP, "factored", link_prior=1.0)
-    with pytest.raises(PathrlError, match="available with --head scorer only"):
-        new_router(SHOP, "factored", coverage_prior=-1.0)
+    for coverage_prior in (-1.0, 0.0):  # any value given is refused, 0 included
+        with pytest.raises(PathrlError, match="available with --head scorer only"):
+            new_router(SHOP, "factored", coverage_prior=coverage_prior)
+    with pytest.raises(PathrlError, match="must be finite numbers"):
+        ScorerConfig(coverage_prior=float("nan"))
 
 
 def test_coverage_prior_alone_starts_only_the_coverage_weights(tiny_backbone):
@@ -363,7 +366,8 @@ def test_order_term_tells_a_path_from_the_same_tables_reversed(tiny_backbone):
     single = context.triple_index[("supplier", "supplier", ())]
     batch = model.tokenize(["supplier X constructions projects contracts",
                             "the contracts of the projects of the constructions of supplier X"])
-    order = PathScorer._order(batch["mentions"], context.path_tables, context.path_ranks)
+    hits = batch["mentions"] @ context.path_tables.T
+    order = PathScorer._order(batch["mentions"], hits, context.path_ranks)
     assert order[:, forward].tolist() == [1.0, -1.0]  # named in path order / reversed
     assert order[:, other].tolist() == [0.0, 0.0]  # 3 pairs agree, 3 disagree
     assert order[:, single].tolist() == [0.0, 0.0]  # one place: no pair to compare

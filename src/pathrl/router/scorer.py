@@ -121,6 +121,9 @@ class ScorerConfig:
             raise PathrlError(f"role_dim must be >= 8, got {self.role_dim}")
         if self.critic not in ("shared", "separate"):
             raise PathrlError(f"critic must be shared|separate, got '{self.critic}'")
+        if not (math.isfinite(self.link_prior) and math.isfinite(self.coverage_prior)):
+            raise PathrlError(f"link_prior and coverage_prior must be finite numbers, got "
+                              f"{self.link_prior} and {self.coverage_prior}")
         if self.freeze_layers < 0:
             raise PathrlError(f"freeze_layers must be >= 0, got {self.freeze_layers}")
 
@@ -344,8 +347,8 @@ class PathScorer(nn.Module):
     def link_parameters(self) -> list[nn.Parameter]:
         """The scalar schema-linking weights (per role and feature, and of the coverage
         counts, and the bias of the order coefficient): a handful of numbers whose useful
-        values are of order 1, so SFT gives them a
-        learning rate of their own (`SFTConfig.link_lr`)."""
+        values are of order 1, so SFT gives them a learning rate of their own
+        (`SFTConfig.link_lr`)."""
         return [p for p in (self.link_weight, self.coverage_weight, self.order_head.bias)
                 if p.requires_grad]
 
@@ -408,13 +411,13 @@ class PathScorer(nn.Module):
         v_idx, v_mask = context.via_index.to(device), context.via_mask.to(device)
         via_sum = (via[:, v_idx] * v_mask).sum(-1) / v_mask.sum(-1).clamp_min(1.0)
         hop_bias = self.hop_bias(pooled)[:, context.hops.to(device)]
-        missed = self._missed(batch["mentions"].to(device), batch["mention_features"].to(device),
-                              context.path_tables.to(device))
+        mentions = batch["mentions"].to(device)
+        hits = mentions @ context.path_tables.to(device).T  # [b, mentions, paths]
+        missed = self._missed(hits, batch["mention_features"].to(device))
         logits = (anchor[:, a_idx] + target[:, t_idx] + via_sum + hop_bias
                   + missed @ self.coverage_weight)
         if self.config.mention_order:
-            order = self._order(batch["mentions"].to(device), context.path_tables.to(device),
-                                context.path_ranks.to(device))
+            order = self._order(mentions, hits, context.path_ranks.to(device))
             logits = logits + self.order_head(pooled) * order
         if not with_value:
             value = torch.zeros(ids.shape[0], device=device)
@@ -428,25 +431,24 @@ class PathScorer(nn.Module):
         return ScorerOutput({"path": logits}, value)
 
     @staticmethod
-    def _missed(mentions: torch.Tensor, mention_features: torch.Tensor,
-                path_tables: torch.Tensor) -> torch.Tensor:
+    def _missed(hits: torch.Tensor, mention_features: torch.Tensor) -> torch.Tensor:
         """[b, paths, features]: per link feature, how many of the question's mentions the path
-        leaves uncovered (passes through none of the tables the mention may refer to)."""
-        covered = (mentions @ path_tables.T) > 0  # [b, mentions, paths]
+        leaves uncovered (passes through none of the tables the mention may refer to).
+        `hits[b, m, p]`: how many of mention m's tables path p passes through."""
+        covered = hits > 0  # [b, mentions, paths]
         uncovered = (~covered).to(mention_features.dtype).transpose(1, 2)  # [b, paths, mentions]
         return uncovered @ mention_features
 
     @staticmethod
-    def _order(mentions: torch.Tensor, path_tables: torch.Tensor, path_ranks: torch.Tensor,
+    def _order(mentions: torch.Tensor, hits: torch.Tensor, path_ranks: torch.Tensor,
                max_mentions: int = _MAX_ORDER_MENTIONS) -> torch.Tensor:
         """[b, paths] in [-1, 1]: over the pairs of mentions (in question order) that fall on
         two different places of the path, the share in path order minus the share reversed
         (0 when fewer than two places are named). A mention that may refer to two tables of
         the path is left out: its place is ambiguous."""
-        mentions = mentions[:, :max_mentions]
-        hits = mentions @ path_tables.T  # [b, mentions, paths]
+        mentions, hits = mentions[:, :max_mentions], hits[:, :max_mentions]
         places = (mentions @ path_ranks.T) * (hits == 1)  # 0 where off the path or ambiguous
-        agree = torch.zeros(mentions.shape[0], path_tables.shape[0], device=mentions.device)
+        agree = torch.zeros(mentions.shape[0], path_ranks.shape[0], device=mentions.device)
         pairs = torch.zeros_like(agree)
         for i in range(places.shape[1]):
             for j in range(i + 1, places.shape[1]):

@@ -47,7 +47,7 @@ def new_router(schema: Schema, head: str, backbone: str = "minilm", freeze_layer
     if head == "factored":
         from pathrl.router.model import RouterConfig, RouterModel
 
-        if link_prior or coverage_prior:
+        if link_prior or coverage_prior is not None:
             raise PathrlError("--link-prior and --coverage-prior are available with --head "
                               "scorer only")
 
