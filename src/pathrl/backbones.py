@@ -89,9 +89,45 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
+def converted(source: BackboneSource) -> BackboneSource:
+    """A GGUF source as a Hugging Face directory in the pathrl cache, converted on first use.
+
+    transformers parses and dequantises a GGUF file on every load (about 30 s for SmolLM2:
+    once for the config, once for the tokenizer, once for the weights); the converted
+    directory (float weights as safetensors, the tokenizer with its chat template) loads in
+    about a second and gives the same numbers. Any other source, or a cache that cannot be
+    written, is returned as it is."""
+    if source.gguf_file is None:
+        return source
+    from pathrl.io import atomic_dir, cache_dir
+
+    gguf = Path(source.path) / source.gguf_file
+    try:
+        stat = gguf.stat()
+        target = cache_dir() / "models" / f"{gguf.stem}-{stat.st_size}-{stat.st_mtime_ns}"
+    except (OSError, PathrlError):
+        return source
+    if (target / "config.json").is_file() and (target / "tokenizer_config.json").is_file():
+        return BackboneSource(str(target))
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        with atomic_dir(target) as tmp:
+            with _quiet_transformers(), _quiet_gguf_bar():
+                model = AutoModelForCausalLM.from_pretrained(source.path, **source.kwargs)
+                tokenizer = AutoTokenizer.from_pretrained(source.path, **source.kwargs)
+            _drop_quantizer(model)
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+    except (OSError, PathrlError):
+        return source
+    return BackboneSource(str(target))
+
+
 def load_tokenizer(source: BackboneSource):
     from transformers import AutoTokenizer
 
+    source = converted(source)
     with _quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(source.path, **source.kwargs)
     if tokenizer.pad_token is None:
@@ -130,6 +166,7 @@ def _quiet_gguf_bar() -> Iterator[None]:
 
 
 def _load(auto_class: Any, source: BackboneSource, what: str):
+    source = converted(source)
     # transformers' GGUF conversion draws its own tqdm bar, deaf to its logging switches.
     with _quiet_transformers(), _quiet_gguf_bar():
         try:

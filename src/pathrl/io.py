@@ -22,6 +22,17 @@ from pathlib import Path
 from pathrl.errors import PathrlError
 
 
+def cache_dir() -> Path:
+    """Where generated artefacts live (the demo database, converted models, answer caches):
+    $PATHRL_HOME or ~/.cache/pathrl."""
+    root = Path(os.environ.get("PATHRL_HOME") or Path.home() / ".cache" / "pathrl")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _os_error("create", root, exc) from None
+    return root
+
+
 def current_umask() -> int:
     """The process umask (read from /proc where possible: setting it to read it races)."""
     try:

@@ -4,6 +4,8 @@ reference policy and value head, on a tiny random chat LM."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -330,3 +332,27 @@ def test_packaged_smollm2_chat_template_and_two_prompt_generation():
                    max_new_tokens=24, temperature=0.0)
     assert len(out.texts) == 2 and all(t.strip() for t in out.texts)
     assert not out.truncated[0] and "5" in out.texts[0]
+
+
+@pytest.mark.slow
+def test_packaged_gguf_is_converted_once_and_gives_the_same_numbers():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from pathrl.backbones import converted, load_causal_lm, load_tokenizer, resolve_backbone
+
+    gguf = resolve_backbone("smollm2")
+    source = converted(gguf)
+    cached = Path(source.path)
+    assert source.gguf_file is None and (cached / "config.json").is_file()
+    assert cached.is_relative_to(Path(os.environ["PATHRL_HOME"]))
+    stamp = (cached / "config.json").stat().st_mtime_ns
+    assert converted(gguf) == source and (cached / "config.json").stat().st_mtime_ns == stamp
+
+    direct = AutoModelForCausalLM.from_pretrained(gguf.path, **gguf.kwargs).eval()
+    model, tokenizer = load_causal_lm(gguf).eval(), load_tokenizer(gguf)
+    ids = tokenizer("Which projects have contracts?", return_tensors="pt").input_ids
+    with torch.no_grad():
+        assert torch.equal(direct(ids).logits, model(ids).logits)
+    original = AutoTokenizer.from_pretrained(gguf.path, **gguf.kwargs)
+    assert tokenizer.chat_template == original.chat_template
+    assert tokenizer("合同 of 项目").input_ids == original("合同 of 项目").input_ids

@@ -187,6 +187,22 @@ def test_scorer_scores_every_legal_path_and_learns(tiny_backbone, shop_db):
     assert torch.allclose(probs.sum(-1), torch.ones(len(TRAIN)))
 
 
+def test_length_sorted_batches_change_no_score(tiny_backbone, shop_db):
+    """Predictions run as micro-batches of neighbouring lengths, outputs put back in order:
+    the same scores as one question at a time."""
+    torch.manual_seed(0)
+    model = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16))
+    model.bind(SHOP, shop_db)
+    questions = [q.question for q in TRAIN]
+    alone = torch.cat([next(model._path_logits([q], 1))[1] for q in questions])
+    chunk, together = next(model._path_logits(questions, 3))
+    assert chunk == questions
+    assert torch.allclose(alone, together, atol=1e-5)
+    ranked = model.route_batch(questions, top_k=1, batch_size=2)
+    assert [r.question for r in ranked] == questions
+    assert [r.routes[0].path.triple for r in ranked] == model.predict(questions, batch_size=5)
+
+
 def test_scorer_sft_then_ppo_then_reload(tiny_backbone, shop_db, tmp_path):
     torch.manual_seed(0)
     model = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16))

@@ -77,8 +77,7 @@ def build(
     from pathrl.data.build import DatasetWarning
     from pathrl.data.example import MANIFEST
     from pathrl.data.llm import LLMParaphraser, LLMSettings
-    from pathrl.demo import cache_dir
-    from pathrl.io import check_writable
+    from pathrl.io import cache_dir, check_writable
     from pathrl.schema_cli import open_db
 
     if out.exists() and not force and (out / MANIFEST).exists():

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from pathrl.io import cache_dir
 from pathrl.schema import Schema
 
 SCHEMA_FILE = Path(__file__).with_name("schema.yaml")
@@ -174,13 +175,6 @@ def demo_rows(seed: int = DEFAULT_SEED, scale: float = 1.0) -> Rows:
         "project_id": rng.choice(projects)["id"], "employee_id": e["id"],
         "role": rng.choice(["project manager", "site engineer", "QA", "planner", "buyer"])})
     return rows
-
-
-def cache_dir() -> Path:
-    """Where generated artefacts live: $PATHRL_HOME or ~/.cache/pathrl."""
-    root = Path(os.environ.get("PATHRL_HOME") or Path.home() / ".cache" / "pathrl")
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 def demo_sqlite_url(seed: int = DEFAULT_SEED) -> str:

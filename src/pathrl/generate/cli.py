@@ -38,8 +38,8 @@ CacheOpt = Annotated[Path | None, typer.Option(
 
 def _llm(base_url: str | None, model: str | None, local: str | None, max_new_tokens: int,
          cache: Path | None):
-    from pathrl.demo import cache_dir
     from pathrl.generate.backends import make_llm
+    from pathrl.io import cache_dir
 
     return make_llm(base_url=base_url, model=model, local=local,
                     max_new_tokens=max_new_tokens,

@@ -59,7 +59,8 @@ def _load_data(data: Path, vocab):
 
 def _sft(schema, splits, out: Path, head: str, backbone: str, epochs: int, freeze_layers: int,
          lora: bool, seed: int, database=None, init: Path | None = None,
-         resume: bool = False, link_prior: float = 0.0, coverage_prior: float | None = None):
+         resume: bool = False, link_prior: float = 0.0, coverage_prior: float | None = None,
+         checkpoints: bool = True):
     from pathrl.router.workflows import train_sft
 
     with _progress(f"SFT ({head})", epochs) as advance, _resume_hint(out):
@@ -67,7 +68,7 @@ def _sft(schema, splits, out: Path, head: str, backbone: str, epochs: int, freez
                                    epochs=epochs, freeze_layers=freeze_layers, lora=lora,
                                    seed=seed, database=database, init=init, resume=resume,
                                    link_prior=link_prior, coverage_prior=coverage_prior,
-                                   progress=advance)
+                                   checkpoints=checkpoints, progress=advance)
     if summary["added_tokens"]:
         console.print(f"added {summary['added_tokens']} characters the tokenizer did not know")
     return model, summary
@@ -446,8 +447,9 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
     mark = lap("fresh_prompts", mark)
     for step, head in enumerate(head_list, start=3):
         console.rule(f"{step} · {head} router: SFT cold start, then PPO (golden config)")
+        # The demo starts over on every run (it has no --resume): no per-epoch checkpoint.
         sft_model, sft_summary = _sft(schema, splits, out / head / "sft", head, backbone,
-                                      sft_epochs, 0, False, seed, database)
+                                      sft_epochs, 0, False, seed, database, checkpoints=False)
         mark = lap(f"{head}_sft", mark)
         with console.status("weighting PPO's prompts by the SFT router's mistakes"):
             pool = prompt_pool(sft_model, candidates)

@@ -29,6 +29,7 @@ from pathrl.backbones import (
 )
 from pathrl.errors import PathrlError
 from pathrl.paths import LegalPath, PathVocab, Triple, Via
+from pathrl.rl.batching import restore_order, sorted_micro_batches
 from pathrl.router.protocol import (
     RankedRoute,
     Routing,
@@ -395,15 +396,20 @@ class RouterModel(nn.Module):
         return [(self.vocab.anchors[a], self.vocab.targets[t], self.vocab.vias[v])
                 for a, t, v in zip(idx["anchor"], idx["target"], idx["via"], strict=True)]
 
-    def _legal_probabilities(self, questions: Sequence[str], batch_size: int):
-        """(logits, [batch, n_legal] probabilities over the legal triples) per batch, in eval
-        mode (the caller's train/eval mode is restored afterwards)."""
+    def _legal_probabilities(self, questions: Sequence[str], batch_size: int,
+                             block: int = 1024):
+        """(logits, [n, n_legal] probabilities over the legal triples) per block of `block`
+        questions, run as micro-batches of neighbouring lengths (`pathrl.rl.batching`), in
+        eval mode (the caller's train/eval mode is restored afterwards)."""
         was_training = self.training
         self.eval()
         try:
-            for i in range(0, len(questions), batch_size):
-                enc = self.tokenize(list(questions[i:i + batch_size]))
-                logits = self(enc["input_ids"], enc["attention_mask"], with_value=False).logits
+            for start in range(0, len(questions), block):
+                batches, inverse = sorted_micro_batches(
+                    self.tokenize(list(questions[start:start + block])), batch_size)
+                parts = [self(b["input_ids"], b["attention_mask"], with_value=False).logits
+                         for b in batches]
+                logits = {h: restore_order([p[h] for p in parts], inverse) for h in parts[0]}
                 yield logits, torch.softmax(self.legal_scores(logits), -1)
         finally:
             self.train(was_training)

@@ -23,6 +23,13 @@ from typing import Any
 import torch
 
 from pathrl.errors import PathrlError
+from pathrl.rl.batching import (
+    length_sorted_chunks,
+    restore_order,
+    sorted_micro_batches,
+    take_rows,
+    token_lengths,
+)
 from pathrl.rl.ppo_core import (
     AdaptiveKLController,
     entropy_from_logits,
@@ -179,6 +186,7 @@ class RouterRollout:
 
     idx: torch.Tensor  # [n] indices into the prompt pool
     questions: list[str]
+    encoded: dict[str, torch.Tensor]  # the questions tokenized once, for every epoch
     actions: dict[str, torch.Tensor]  # head -> [n] sampled class
     logp: torch.Tensor  # [n] joint log-prob under the rollout policy
     ref_logp: torch.Tensor  # [n] under the frozen SFT reference
@@ -281,19 +289,13 @@ class RouterPPOTrainer(Trainer):
         questions = [self.train_set[i].question for i in idx_list]
         model.eval()
         heads = model.action_heads
-        logits: dict[str, list[torch.Tensor]] = {h: [] for h in heads}
-        ref_logits: dict[str, list[torch.Tensor]] = {h: [] for h in heads}
-        values = []
-        for i in range(0, len(questions), cfg.micro_batch_size):
-            enc = model.tokenize(questions[i:i + cfg.micro_batch_size])
-            out = model.policy(enc)
-            ref = self.ref_model.policy(enc, with_value=False)
-            for h in heads:
-                logits[h].append(out.logits[h])
-                ref_logits[h].append(ref.logits[h])
-            values.append(out.value)
-        cat = {h: torch.cat(logits[h]) for h in heads}
-        ref_cat = {h: torch.cat(ref_logits[h]) for h in heads}
+        encoded = dict(model.tokenize(questions))
+        batches, inverse = sorted_micro_batches(encoded, cfg.micro_batch_size)
+        outs = [model.policy(b) for b in batches]
+        refs = [self.ref_model.policy(b, with_value=False) for b in batches]
+        cat = {h: restore_order([o.logits[h] for o in outs], inverse) for h in heads}
+        ref_cat = {h: restore_order([r.logits[h] for r in refs], inverse) for h in heads}
+        values = restore_order([o.value for o in outs], inverse)
         actions = {h: _sample(cat[h], self.generator) for h in heads}
         logp = _head_logps(cat, actions)
         ref_logp = _head_logps(ref_cat, actions)
@@ -301,8 +303,8 @@ class RouterPPOTrainer(Trainer):
         labels = [self.label_triples[i] for i in idx_list]
         rewards, components = self.reward_fn(predicted, labels, idx_list)
         entropy = {h: entropy_from_logits(cat[h]).mean().item() for h in heads}
-        return RouterRollout(idx=idx, questions=questions, actions=actions, logp=logp,
-                             ref_logp=ref_logp, values=torch.cat(values), rewards=rewards,
+        return RouterRollout(idx=idx, questions=questions, encoded=encoded, actions=actions,
+                             logp=logp, ref_logp=ref_logp, values=values, rewards=rewards,
                              components=components, predicted=predicted, labels=labels,
                              entropy=entropy)
 
@@ -318,6 +320,7 @@ class RouterPPOTrainer(Trainer):
             "policy_loss", "value_loss", "approx_kl", "clip_fraction", "kl_to_ref_live",
             "grad_norm", "entropy")}
         n = len(rewards)
+        lengths = token_lengths(batch.encoded)
         tripped = False
         model.eval()  # no dropout: the ratio must be 1 before the first step
         for _epoch in range(cfg.n_epochs):
@@ -326,10 +329,10 @@ class RouterPPOTrainer(Trainer):
                 mb = order[start:start + cfg.minibatch_size]
                 self.optimizer.zero_grad()
                 mb_kl = 0.0
-                for m0 in range(0, len(mb), cfg.micro_batch_size):
-                    micro = mb[m0:m0 + cfg.micro_batch_size]
-                    enc = model.tokenize([batch.questions[i] for i in micro])
-                    out = model.policy(enc)
+                # The minibatch's gradient is the sum over its micro-batches however they
+                # are cut: cut them by length, so they carry little padding.
+                for micro in length_sorted_chunks(mb, lengths, cfg.micro_batch_size):
+                    out = model.policy(take_rows(batch.encoded, micro))
                     acts = {h: batch.actions[h][micro] for h in model.action_heads}
                     logp_new = _head_logps(out.logits, acts)
                     pl = policy_loss(logp_new, batch.logp[micro], advantages[micro],

@@ -43,7 +43,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -56,6 +56,7 @@ from pathrl.errors import PathrlError
 from pathrl.linking import LINK_FEATURES, SchemaLinker, column_phrases
 from pathrl.naming import column_phrase, table_noun
 from pathrl.paths import PathVocab, Triple
+from pathrl.rl.batching import restore_order, sorted_micro_batches
 from pathrl.router.model import (
     ExtendedEmbedding,
     _transformer_layers,
@@ -485,17 +486,27 @@ class PathScorer(nn.Module):
         triples = self._bound().vocab.triples
         return [triples[i] for i in logits["path"].argmax(-1).tolist()]
 
+    def _path_logits(self, questions: Sequence[str], batch_size: int,
+                     block: int = 1024) -> Iterator[tuple[list[str], torch.Tensor]]:
+        """(questions, [n, n_paths] logits) per block of `block` questions, in eval mode,
+        run as micro-batches of neighbouring lengths (`pathrl.rl.batching`)."""
+        was_training = self.training
+        self.eval()
+        try:
+            for start in range(0, len(questions), block):
+                chunk = list(questions[start:start + block])
+                batches, inverse = sorted_micro_batches(self.tokenize(chunk), batch_size)
+                yield chunk, restore_order(
+                    [self.policy(b, with_value=False).logits["path"] for b in batches], inverse)
+        finally:
+            self.train(was_training)
+
     @torch.no_grad()
     def predict(self, questions: Sequence[str], constrained: bool = True,
                 batch_size: int = 64) -> list[Triple]:
-        was_training = self.training
-        self.eval()
         out: list[Triple] = []
-        for i in range(0, len(questions), batch_size):
-            logits = self.policy(self.tokenize(questions[i:i + batch_size]),
-                                 with_value=False).logits
-            out.extend(self.decode(logits))
-        self.train(was_training)
+        for _chunk, logits in self._path_logits(questions, batch_size):
+            out.extend(self.decode({"path": logits}))
         return out
 
     @torch.no_grad()
@@ -506,20 +517,15 @@ class PathScorer(nn.Module):
         questions = check_questions(questions)
         if top_k < 1:
             raise PathrlError(f"top_k must be >= 1, got {top_k}")
-        was_training = self.training
-        self.eval()
         vocab = self._bound().vocab
         out: list[Routing] = []
-        for i in range(0, len(questions), batch_size):
-            chunk = questions[i:i + batch_size]
-            logits = self.policy(self.tokenize(chunk), with_value=False).logits["path"]
+        for chunk, logits in self._path_logits(questions, batch_size):
             probs = torch.softmax(logits.float(), -1)
             top = torch.topk(probs, k=min(top_k, probs.shape[-1]))
             for q, values, indices in zip(chunk, top.values.tolist(), top.indices.tolist(),
                                           strict=True):
                 out.append(Routing(q, [RankedRoute(vocab.path_by_triple[vocab.triples[j]], p)
                                        for p, j in zip(values, indices, strict=True)]))
-        self.train(was_training)
         return out
 
     # -- persistence ---------------------------------------------------------------------------

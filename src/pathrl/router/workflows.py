@@ -67,13 +67,14 @@ def train_sft(schema: Schema, splits: Mapping[str, Sequence], out: Path, *,
               head: str = "scorer", backbone: str = "minilm", epochs: int = 30,
               freeze_layers: int = 0, lora: bool = False, seed: int = 7, database=None,
               init: Path | None = None, resume: bool = False, link_prior: float = 0.0,
-              coverage_prior: float | None = None,
+              coverage_prior: float | None = None, checkpoints: bool = True,
               progress: Progress | None = None) -> tuple[Any, dict]:
     """SFT cold start; the best validation epoch is saved to `out/model`. `init` starts from
-    a saved path scorer (e.g. a general router, fine-tuned to this schema)."""
+    a saved path scorer (e.g. a general router, fine-tuned to this schema). `checkpoints`:
+    write the resume checkpoint after every epoch (off: only Ctrl-C writes it)."""
     from pathrl.router.sft import SFTConfig, SFTTrainer
 
-    sft_config = SFTConfig(epochs=epochs, seed=seed)
+    sft_config = SFTConfig(epochs=epochs, seed=seed, checkpoint_every_epoch=checkpoints)
     torch.manual_seed(seed)
     if init is not None:
         from pathrl.router.scorer import PathScorer
