@@ -119,8 +119,8 @@ def converted(source: BackboneSource) -> BackboneSource:
             _drop_quantizer(model)
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
-    except (OSError, PathrlError):
-        return source
+    except (OSError, ValueError, PathrlError):
+        return source  # the loader reads the GGUF itself and names what is wrong with it
     return BackboneSource(str(target))
 
 
@@ -129,7 +129,10 @@ def load_tokenizer(source: BackboneSource):
 
     source = converted(source)
     with _quiet_transformers():
-        tokenizer = AutoTokenizer.from_pretrained(source.path, **source.kwargs)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source.path, **source.kwargs)
+        except (OSError, ValueError) as exc:
+            raise PathrlError(f"cannot load the tokenizer from {source.path}: {exc}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     tokenizer.padding_side = "right"

@@ -356,3 +356,14 @@ def test_packaged_gguf_is_converted_once_and_gives_the_same_numbers():
     original = AutoTokenizer.from_pretrained(gguf.path, **gguf.kwargs)
     assert tokenizer.chat_template == original.chat_template
     assert tokenizer("合同 of 项目").input_ids == original("合同 of 项目").input_ids
+
+
+def test_a_broken_gguf_file_is_one_clear_error_and_is_not_cached(tmp_path):
+    from pathrl.backbones import load_causal_lm, load_tokenizer, resolve_backbone
+
+    (tmp_path / "model.gguf").write_text("not a gguf")
+    source = resolve_backbone(str(tmp_path))
+    for load in (load_tokenizer, load_causal_lm):
+        with pytest.raises(PathrlError, match="not a GGUF file"):
+            load(source)
+    assert not list((Path(os.environ["PATHRL_HOME"]) / "models").glob("model-*"))

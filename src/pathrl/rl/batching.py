@@ -55,15 +55,11 @@ def length_grouped_batches(rows: Sequence[int], lengths: Sequence[int], batch_si
                            group_batches: int = 8) -> list[list[int]]:
     """`rows` as shuffled training batches of similar length (module doc): spans of
     `group_batches` batches are sorted by length (`lengths[row]`) before being cut.
-    `group_batches=1` is a plain shuffle."""
+    `group_batches=1` is a plain shuffle (each span is one batch)."""
     order = [rows[j] for j in torch.randperm(len(rows), generator=generator).tolist()]
     span = batch_size * max(1, group_batches)
-    batches: list[list[int]] = []
-    for start in range(0, len(order), span):
-        span_rows = order[start:start + span]
-        if group_batches > 1:
-            span_rows = sorted(span_rows, key=lambda row: -lengths[row])
-        batches.extend(span_rows[i:i + batch_size] for i in range(0, len(span_rows), batch_size))
+    batches = [batch for start in range(0, len(order), span)
+               for batch in length_sorted_chunks(order[start:start + span], lengths, batch_size)]
     return [batches[j] for j in torch.randperm(len(batches), generator=generator).tolist()]
 
 

@@ -193,10 +193,10 @@ class SFTTrainer(Trainer):
             loss = model.supervised_loss(out.logits, batch_labels, cfg.via_null_weight)
             optimizer.zero_grad()
             loss.backward()
-            total_loss += loss.item() * len(idx)
             torch.nn.utils.clip_grad_norm_(model.actor_parameters(), cfg.max_grad_norm)
             optimizer.step()
             scheduler.step()
+            total_loss += loss.item() * len(idx)
         return total_loss
 
     def _trainable_state(self) -> dict[str, torch.Tensor]:
