@@ -55,3 +55,19 @@ def test_table_nouns_and_phrases():
     assert column_phrase("customer_name", "customers") == "name"
     assert column_phrase("customer_name", "orders") == "customer name"
     assert column_phrase("customer", "customer") == "customer"
+
+
+def test_inflect_is_imported_without_typeguard_and_leaves_it_as_it_was():
+    # A fresh interpreter: the typeguard decorator is a no-op only while inflect imports.
+    probe = ("import typeguard, typeguard._decorators as d, pathrl.naming as n, inflect; "
+             "assert typeguard.typechecked is d.typechecked; "
+             "assert 'check_argument_types_internal' not in "
+             "inflect.engine.plural_noun.__code__.co_names; "
+             "print(n.plural('country'), n.singular('statuses'))")
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["countries", "status"]

@@ -17,9 +17,29 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import inflect
 
-_ENGINE = inflect.engine()
+def _inflect_engine():
+    """inflect's engine, imported with typeguard's `@typechecked` as a no-op: inflect checks
+    every argument of every call with it, and typeguard re-compiles each decorated function's
+    source at import (2.7 s of every pathrl process on a 2-core CPU). pathrl passes plain
+    strings, which is all the checks would verify."""
+    import sys
+
+    import typeguard
+
+    if "inflect" not in sys.modules:
+        checked = typeguard.typechecked
+        typeguard.typechecked = lambda target=None, **_: target or (lambda f: f)
+        try:
+            import inflect
+        finally:
+            typeguard.typechecked = checked
+    import inflect
+
+    return inflect.engine()
+
+
+_ENGINE = _inflect_engine()
 # Nouns whose singular and plural look the same in business speech ("project staff").
 UNCOUNTABLE = frozenset({
     "work", "progress", "staff", "equipment", "information", "personnel", "data", "software",
