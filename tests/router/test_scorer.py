@@ -411,3 +411,58 @@ def test_order_coefficient_moves_scores_and_survives_a_reload(tiny_backbone, tmp
     assert margin(back) == pytest.approx(before + 2.0, abs=1e-4)
     model.config.mention_order = False
     assert margin(model) == pytest.approx(before, abs=1e-4)
+
+
+def _named_rule_change(model, schema, question):
+    """Per legal triple: the logits the named-table rule takes away from `question`."""
+    context = model.bind(schema)
+    batch = model.tokenize([question])
+    penalty = model.config.named_table_penalty
+    with torch.no_grad():
+        with_rule = model.policy(batch, with_value=False).logits["path"][0]
+        model.config.named_table_penalty = 0.0
+        without = model.policy(batch, with_value=False).logits["path"][0]
+    model.config.named_table_penalty = penalty
+    return {t: round(float(without[i] - with_rule[i]), 3)
+            for t, i in context.triple_index.items()}
+
+
+def test_a_path_that_leaves_a_named_table_out_is_ruled_out(tiny_backbone):
+    torch.manual_seed(0)
+    model = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16)).eval()
+    assert model.config.named_table_penalty == 20.0
+    cost = _named_rule_change(model, CHAIN, "supplier X constructions projects contracts")
+    assert cost[("supplier", "contract", ("construction", "project"))] == 0.0  # names all four
+    assert cost[("supplier", "project", ("construction",))] == 20.0  # leaves contract out
+    assert cost[("supplier", "supplier", ())] == 60.0  # leaves three out
+    # A question that names no table loses nothing anywhere.
+    assert set(_named_rule_change(model, CHAIN, "what is X?").values()) == {0.0}
+
+
+def test_the_named_table_rule_counts_beyond_the_best_covering_path(tiny_backbone, shop_db):
+    torch.manual_seed(0)
+    model = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16)).eval()
+    # customer and staff share no legal path: every path leaves one out, so the paths that
+    # cover one lose nothing and only the paths that cover neither are ruled out.
+    cost = _named_rule_change(model, SHOP, "the customers and the staff")
+    assert cost[("customer", "customer", ())] == cost[("staff", "payroll", ())] == 0.0
+    assert cost[("orders", "orders", ())] == cost[("payroll", "payroll", ())] == 20.0
+    with pytest.raises(PathrlError, match="named_table_penalty"):
+        ScorerConfig(named_table_penalty=-1.0)
+
+
+def test_sft_trains_without_the_named_table_rule(tiny_backbone):
+    torch.manual_seed(0)
+    model = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16, head_dropout=0.0))
+    model.bind(CHAIN)
+    batch = model.tokenize(["supplier X constructions projects contracts"])
+    with torch.no_grad():
+        model.train()
+        model.backbone.eval()  # no dropout anywhere: train mode differs only by the rule
+        training = model.policy(batch, with_value=False).logits["path"][0]
+        model.eval()
+        routing = model.policy(batch, with_value=False).logits["path"][0]
+    short = model.context.triple_index[("supplier", "supplier", ())]
+    full = model.context.triple_index[("supplier", "contract", ("construction", "project"))]
+    assert float(training[full] - routing[full]) == pytest.approx(0.0, abs=1e-5)
+    assert float(training[short] - routing[short]) == pytest.approx(60.0, abs=1e-4)

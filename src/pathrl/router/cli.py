@@ -60,7 +60,7 @@ def _load_data(data: Path, vocab):
 def _sft(schema, splits, out: Path, head: str, backbone: str, epochs: int, freeze_layers: int,
          lora: bool, seed: int, database=None, init: Path | None = None,
          resume: bool = False, link_prior: float = 0.0, coverage_prior: float | None = None,
-         checkpoints: bool = True):
+         checkpoints: bool = True, named_table_penalty: float | None = None):
     from pathrl.router.workflows import train_sft
 
     with _progress(f"SFT ({head})", epochs) as advance, _resume_hint(out):
@@ -68,9 +68,15 @@ def _sft(schema, splits, out: Path, head: str, backbone: str, epochs: int, freez
                                    epochs=epochs, freeze_layers=freeze_layers, lora=lora,
                                    seed=seed, database=database, init=init, resume=resume,
                                    link_prior=link_prior, coverage_prior=coverage_prior,
+                                   named_table_penalty=named_table_penalty,
                                    checkpoints=checkpoints, progress=advance)
     if summary["added_tokens"]:
         console.print(f"added {summary['added_tokens']} characters the tokenizer did not know")
+    if summary.get("named_table_breaks", 0.0) > NAMED_TABLE_BREAKS_WARNING:
+        console.print(f"[yellow]warning:[/] {summary['named_table_breaks']:.1%} of the training "
+                      "questions are labelled with a path that leaves out a table they name; "
+                      "the path scorer rules such paths out unless `pathrl train sft "
+                      "--named-table-penalty 0` (docs/router.md)")
     return model, summary
 
 
@@ -119,6 +125,7 @@ def _general(corpus_dir: Path, out: Path, backbone: str, epochs: int, seed: int,
 
 ForceOpt = Annotated[bool, typer.Option(
     "--force", help="Replace the previous run's files in OUT (only those this command writes).")]
+NAMED_TABLE_BREAKS_WARNING = 0.02  # share of training labels that break the named-table rule
 SFT_OUTPUTS = ("model", "sft_metrics.jsonl", "summary.json", "tb")
 PPO_OUTPUTS = ("model", "metrics.jsonl", "summary.json", "checkpoints", "tb")
 DEMO_OUTPUTS = ("data", "scorer", "factored", "report.json", "report.md")
@@ -179,6 +186,9 @@ def sft_cmd(data: Annotated[Path | None, typer.Option(
             coverage_prior: Annotated[float | None, typer.Option(
                 help="Path scorer: start the weight of each mention a path leaves uncovered "
                      "at C instead of -P (e.g. -1 alone: measured in docs/router.md).")] = None,
+            named_table_penalty: Annotated[float | None, typer.Option(
+                help="Path scorer: logits a path loses per table the question names that it "
+                     "leaves out (default 20: ruled out; 0: off). See docs/router.md.")] = None,
             schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = None,
             seed: SeedOpt = 7, force: ForceOpt = False,
             resume: Annotated[bool, typer.Option(
@@ -212,7 +222,8 @@ def sft_cmd(data: Annotated[Path | None, typer.Option(
     database = open_db(schema, backend, db, seed)[1] if head == "scorer" else None
     splits = _load_data(data, PathVocab.from_schema(sch))
     _model, summary = _sft(sch, splits, out, head, backbone, epochs, freeze_layers, lora, seed,
-                           database, init, resume, link_prior, coverage_prior)
+                           database, init, resume, link_prior, coverage_prior,
+                           named_table_penalty=named_table_penalty)
     console.print(f"best validation exact match {summary['best_val_exact_match']:.3f} at epoch "
                   f"{summary['best_epoch']}; router saved to [bold]{out / 'model'}[/]")
 

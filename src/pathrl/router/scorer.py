@@ -8,6 +8,7 @@ another schema and column names are invisible to it. The path scorer reads the s
     s_role(q, t) = <W_role q_role, U_role e_t> / sqrt(d) + w_role . links(q, t)
     score(path) = s_anchor(anchor) + s_target(target) + mean_v s_via(v) + hop_bias(q)[hops]
                   + w_cover . missed(q, path) + c_order(q) * order(q, path)
+                  - penalty * extra_named_missed(q, path)
     policy      = softmax(score) over the legal paths
 
 `links(q, t)` are the schema-linking features of `pathrl.linking` (the question names the table,
@@ -23,12 +24,21 @@ Machinery 施工记录的项目的协议" = supplier > construction > project > 
 "the contracts of the projects of the construction logs of Ironclad"); `c_order(q)` is read from
 the question, since its sign depends on the wording (Chinese 的 chains run forward, English "of"
 chains backward). Without it the scorer confused target and via on three-hop paths that pass
-through the same four tables in another order. Tables are embedded by
-the pretrained sentence encoder, frozen, so their vectors mean the same on a schema the scorer
-never saw; only the question side, the role projections and the link weights learn. Every
-legal path is scored (a gather and a sum per path), so no candidate pruning is needed even at
-15,000 paths, and an illegal route cannot be
-returned: legality holds by construction.
+through the same four tables in another order. `extra_named_missed(q, path)` is the number of
+tables the question names by their table word that the path leaves out, beyond the fewest any
+legal path leaves out; at the default penalty of 20 logits it rules such paths out of the
+policy that routes and that PPO trains (eval mode; SFT's loss is computed without it, in train
+mode, so those paths stay negatives the encoder learns from). It is a rule, not a learned
+weight, because it holds on the generated data (no gold path of the demo's training split
+leaves a named table out) yet SFT has no reason to learn it: the encoder fits the training
+questions without it, and on unseen wordings ("员工杨磊明 项目成员 项目 合同", keyword
+questions) it then stopped at project with the learned coverage weight at -1.3.
+
+Tables are embedded by the pretrained sentence encoder, frozen, so their vectors mean the same
+on a schema the scorer never saw; only the question side, the role projections and the link
+weights learn. Every legal path is scored (a gather and a sum per path), so no candidate pruning
+is needed even at 15,000 paths, and an illegal route cannot be returned: legality holds by
+construction.
 
 The module has the same training surface as the three-head `RouterModel` (`policy`,
 `label_tensors`, `supervised_loss`, `sample`, `log_prob`, `triples_of`, value head, actor/critic
@@ -78,6 +88,7 @@ KIND = "scorer"
 ACTION_HEADS = ("path",)
 _MAX_HOP_BUCKETS = 8
 _MAX_ORDER_MENTIONS = 8  # the order term reads the first 8 mentions (28 pairs) of a question
+_TABLE_WORD = LINK_FEATURES.index("table_word")
 
 
 @dataclass
@@ -116,6 +127,10 @@ class ScorerConfig:
     mention_order: bool = True
     """Score whether the question names a path's tables in its order or reversed (module
     doc); off: the term is left out."""
+    named_table_penalty: float = 20.0
+    """Logits a path loses per table the question names by its table word that the path
+    leaves out, counted beyond the path that leaves out the fewest (module doc): 20 rules such
+    paths out; 0 turns the rule off (the learned coverage weight still counts them)."""
 
     def __post_init__(self) -> None:
         if self.role_dim < 8:
@@ -125,6 +140,9 @@ class ScorerConfig:
         if not (math.isfinite(self.link_prior) and math.isfinite(self.coverage_prior)):
             raise PathrlError(f"link_prior and coverage_prior must be finite numbers, got "
                               f"{self.link_prior} and {self.coverage_prior}")
+        if not (math.isfinite(self.named_table_penalty) and self.named_table_penalty >= 0):
+            raise PathrlError(f"named_table_penalty must be a finite number >= 0, got "
+                              f"{self.named_table_penalty}")
         if self.freeze_layers < 0:
             raise PathrlError(f"freeze_layers must be >= 0, got {self.freeze_layers}")
 
@@ -417,6 +435,11 @@ class PathScorer(nn.Module):
         missed = self._missed(hits, batch["mention_features"].to(device))
         logits = (anchor[:, a_idx] + target[:, t_idx] + via_sum + hop_bias
                   + missed @ self.coverage_weight)
+        if self.config.named_table_penalty and not self.training:
+            # The rule shapes the policy that routes and that PPO trains (both in eval mode);
+            # SFT's cross-entropy (train mode) leaves it out, so every legal path stays a
+            # negative the encoder learns from (trained with it, demo validation fell).
+            logits = logits - self.config.named_table_penalty * self.extra_named_missed(missed)
         if self.config.mention_order:
             order = self._order(mentions, hits, context.path_ranks.to(device))
             logits = logits + self.order_head(pooled) * order
@@ -441,6 +464,14 @@ class PathScorer(nn.Module):
         return uncovered @ mention_features
 
     @staticmethod
+    def extra_named_missed(missed: torch.Tensor) -> torch.Tensor:
+        """[b, paths]: the tables the question names by their table word that the path leaves
+        out, beyond the fewest any legal path leaves out (0 for the best-covering paths, so
+        some path always stays in play)."""
+        named = missed[..., _TABLE_WORD]
+        return named - named.min(-1, keepdim=True).values
+
+    @staticmethod
     def _order(mentions: torch.Tensor, hits: torch.Tensor, path_ranks: torch.Tensor,
                max_mentions: int = _MAX_ORDER_MENTIONS) -> torch.Tensor:
         """[b, paths] in [-1, 1]: over the pairs of mentions (in question order) that fall on
@@ -457,6 +488,26 @@ class PathScorer(nn.Module):
                 agree += torch.sign(places[:, j] - places[:, i]) * both
                 pairs += both
         return agree / pairs.clamp_min(1.0)
+
+    @torch.no_grad()
+    def named_table_breaks(self, examples: Sequence) -> float:
+        """Share of `examples` whose labelled path leaves out a table the question names, the
+        penalty's rule (0.0 on the demo's training split): a share well above 0 says the rule
+        does not hold on this data and `named_table_penalty` 0 may suit it better."""
+        if not examples:
+            return 0.0
+        index = self._bound().triple_index
+        context = self._bound()
+        broken = 0
+        for start in range(0, len(examples), 256):
+            chunk = examples[start:start + 256]
+            batch = self.tokenize([ex.question for ex in chunk])
+            hits = batch["mentions"] @ context.path_tables.T
+            extra = self.extra_named_missed(self._missed(hits, batch["mention_features"]))
+            labels = torch.tensor([index[(ex.triple[0], ex.triple[1], tuple(ex.triple[2]))]
+                                   for ex in chunk])
+            broken += int((extra[torch.arange(len(chunk)), labels] > 0).sum())
+        return broken / len(examples)
 
     # -- the training surface shared with RouterModel ---------------------------------------
     def label_tensors(self, examples: Sequence) -> dict[str, torch.Tensor]:

@@ -67,11 +67,14 @@ def train_sft(schema: Schema, splits: Mapping[str, Sequence], out: Path, *,
               head: str = "scorer", backbone: str = "minilm", epochs: int = 30,
               freeze_layers: int = 0, lora: bool = False, seed: int = 7, database=None,
               init: Path | None = None, resume: bool = False, link_prior: float = 0.0,
-              coverage_prior: float | None = None, checkpoints: bool = True,
+              coverage_prior: float | None = None, named_table_penalty: float | None = None,
+              checkpoints: bool = True,
               progress: Progress | None = None) -> tuple[Any, dict]:
     """SFT cold start; the best validation epoch is saved to `out/model`. `init` starts from
     a saved path scorer (e.g. a general router, fine-tuned to this schema). `checkpoints`:
-    write the resume checkpoint after every epoch (off: only Ctrl-C writes it)."""
+    write the resume checkpoint after every epoch (off: only Ctrl-C writes it).
+    `named_table_penalty` (path scorer; None: the config's default or `init`'s) sets
+    `ScorerConfig.named_table_penalty`."""
     from pathrl.router.sft import SFTConfig, SFTTrainer
 
     sft_config = SFTConfig(epochs=epochs, seed=seed, checkpoint_every_epoch=checkpoints)
@@ -86,11 +89,18 @@ def train_sft(schema: Schema, splits: Mapping[str, Sequence], out: Path, *,
     else:
         model = new_router(schema, head, backbone, freeze_layers, lora, database, link_prior,
                            coverage_prior)
+    if named_table_penalty is not None:
+        if head != "scorer":
+            raise PathrlError("--named-table-penalty is available with --head scorer only")
+        model.config.named_table_penalty = float(named_table_penalty)
+        model.config.__post_init__()  # the same checks as a config built with it
     added = model.extend_vocab([ex.question for ex in splits["train"]])
     model.setup_trainable()
     summary = SFTTrainer(model, sft_config, splits["train"], splits["val"], out).train(
         progress=progress, resume=resume)
     summary["head"], summary["added_tokens"] = head, added
+    if head == "scorer":
+        summary["named_table_breaks"] = round(model.named_table_breaks(splits["train"]), 4)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return model, summary
