@@ -71,6 +71,21 @@ def resolve_backbone(name: str) -> BackboneSource:
     return BackboneSource(str(path))
 
 
+def fingerprint(source: BackboneSource) -> str:
+    """Names a model's files as they are now (the directory, and each file's name, size and
+    modification time): a cache keyed on it is not reused once the weights change."""
+    import hashlib
+
+    root = Path(source.path)
+    files = ([root / source.gguf_file] if source.gguf_file
+             else sorted(p for p in root.iterdir() if p.is_file()))
+    parts = [str(root.resolve())]
+    for file in files:
+        stat = file.stat()
+        parts.append(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+
+
 @contextmanager
 def _quiet_transformers() -> Iterator[None]:
     """Our own progress bars tell the story: silence transformers' load bars and notices while

@@ -288,6 +288,10 @@ class BaselineConfig:
     prime: start the assistant's answer with "anchor:" (transformers backend, chat template).
     prefix_cache: compute the shared prompt prefix once and reuse its KV cache for every
         batch (transformers backend); off = each prompt is encoded in full.
+    answer_cache: keep the local model's answers on disk ($PATHRL_HOME/llm_cache, keyed by
+        the model's files, the full prompt and the generation budget): decoding is greedy, so
+        a prompt asked again gets the same answer without generating (the demo's second run
+        skips its slowest step). Off, or a model passed as an object: always generate.
     timeout_s, max_retries, requests_per_minute: openai backend (0 rpm = no rate limit).
     """
 
@@ -303,6 +307,7 @@ class BaselineConfig:
     synonyms: bool = True
     prime: bool = True
     prefix_cache: bool = True
+    answer_cache: bool = True
     timeout_s: float = 60.0
     max_retries: int = 2
     requests_per_minute: float = 0.0
@@ -425,8 +430,10 @@ class LLMBaseline:
         self.config = config or BaselineConfig()
         self.matcher = TableMatcher(schema, vocab)
         self.lm = LocalLM(self.config.backbone, model, tokenizer)
+        self._model_has_files = model is None  # loaded from config.backbone, not injected
         self.client = client
         self.last_outputs: list[str] = []  # raw answers of the last predict call
+        self.cached_answers = 0  # of the last predict call, read from the answer cache
         self.last_seconds = 0.0
 
     # -- public -----------------------------------------------------------------------------
@@ -486,15 +493,49 @@ class LLMBaseline:
 
     def _answer_local(self, questions: list[str]) -> list[str]:
         lm = self.lm
+        cache = self._answer_cache()
         prime = "anchor:" if self.config.prime else ""
         prefix_text, suffixes = lm.render(self.messages(None),
                                           [self.messages(q) for q in questions], prime,
                                           prefix_cache=self.config.prefix_cache)
-        texts = lm.complete(prefix_text, suffixes, max_new_tokens=self.config.max_new_tokens,
-                            batch_size=self.config.batch_size,
-                            stop_ids=lm.stop_ids(newline=True),  # the answer is one line
-                            stopping=lambda start: _AnswerComplete(lm.tokenizer, start, prime))
-        return [prime + text for text in texts]
+        keys = [[{"role": "prompt", "content": prefix_text + suffix},
+                 {"role": "decoding", "content": "greedy; stop at a newline or a complete "
+                                                 "anchor/via/target answer"}]
+                for suffix in suffixes]
+        texts: list[str | None] = [cache.read(k) if cache else None for k in keys]
+        todo = [i for i, text in enumerate(texts) if text is None]
+        if todo:
+            fresh = lm.complete(prefix_text, [suffixes[i] for i in todo],
+                                max_new_tokens=self.config.max_new_tokens,
+                                batch_size=self.config.batch_size,
+                                stop_ids=lm.stop_ids(newline=True),  # the answer is one line
+                                stopping=lambda start: _AnswerComplete(lm.tokenizer, start,
+                                                                       prime))
+            for i, text in zip(todo, fresh, strict=True):
+                texts[i] = text
+                if cache:
+                    cache.write(keys[i], text)
+        self.cached_answers = len(questions) - len(todo)
+        return [prime + (text or "") for text in texts]
+
+    def _answer_cache(self):
+        """The disk cache of this model's answers, or None (off, or a model passed as an
+        object, whose weights have no files to name)."""
+        if not self.config.answer_cache or not self._model_has_files:
+            return None
+        from pathrl.backbones import converted, fingerprint, resolve_backbone
+        from pathrl.data.llm import LLMSettings, ResponseCache
+        from pathrl.io import cache_dir
+
+        try:
+            model_key = fingerprint(converted(resolve_backbone(self.config.backbone)))
+            root = cache_dir() / "llm_cache"
+        except (OSError, PathrlError):
+            return None  # no readable model files or no writable cache: generate every time
+        return ResponseCache(LLMSettings(base_url=f"local:{model_key}",
+                                         model=self.config.backbone, temperature=0.0,
+                                         cache_dir=root,
+                                         answer_length=self.config.max_new_tokens))
 
 
 # -- factory and scoring -----------------------------------------------------------------------
