@@ -496,7 +496,6 @@ class PathScorer(nn.Module):
         does not hold on this data and `named_table_penalty` 0 may suit it better."""
         if not examples:
             return 0.0
-        index = self._bound().triple_index
         context = self._bound()
         broken = 0
         for start in range(0, len(examples), 256):
@@ -504,8 +503,7 @@ class PathScorer(nn.Module):
             batch = self.tokenize([ex.question for ex in chunk])
             hits = batch["mentions"] @ context.path_tables.T
             extra = self.extra_named_missed(self._missed(hits, batch["mention_features"]))
-            labels = torch.tensor([index[(ex.triple[0], ex.triple[1], tuple(ex.triple[2]))]
-                                   for ex in chunk])
+            labels = self.label_tensors(chunk)["path"]
             broken += int((extra[torch.arange(len(chunk)), labels] > 0).sum())
         return broken / len(examples)
 
