@@ -466,3 +466,18 @@ def test_sft_trains_without_the_named_table_rule(tiny_backbone):
     full = model.context.triple_index[("supplier", "contract", ("construction", "project"))]
     assert float(training[full] - routing[full]) == pytest.approx(0.0, abs=1e-5)
     assert float(training[short] - routing[short]) == pytest.approx(60.0, abs=1e-4)
+
+
+def test_named_table_breaks_counts_labels_that_leave_a_named_table_out(tiny_backbone):
+    model = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16)).eval()
+    model.bind(CHAIN)
+    keeps = Q("supplier X constructions projects contracts", "supplier", "contract",
+              ("construction", "project"))
+    breaks = Q("supplier X constructions projects contracts", "supplier", "project",
+               ("construction",))  # names contract, stops at project
+    names_nothing = Q("what is X?", "supplier", "supplier")
+    assert model.named_table_breaks([keeps, names_nothing]) == 0.0
+    assert model.named_table_breaks([keeps, breaks, names_nothing, breaks]) == 0.5
+    assert model.named_table_breaks([]) == 0.0
+    with pytest.raises(PathrlError, match="outside the schema's legal paths"):
+        model.named_table_breaks([Q("supplier X", "supplier", "nowhere")])
