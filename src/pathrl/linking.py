@@ -134,6 +134,19 @@ class SchemaLinker:
                 self._word_tables.setdefault(w.casefold(), set()).add(i)
             for w in column_words(table):
                 self._column_tables.setdefault(w.casefold(), set()).add(i)
+        # A table whose foreign key holds another table's name (its display field or a text
+        # "...name" key: instructor.dept_name -> department.dept_name) covers a mention of
+        # that table without the join: "instructors in the Physics department" is a filter on
+        # instructor alone.
+        self._named_by_key: dict[int, set[int]] = {}
+        for rel in schema.relations:
+            named = schema.table(rel.to_table)
+            names_it = rel.to_field == named.display or "name" in rel.to_field.lower()
+            if (rel.from_table != rel.to_table and names_it
+                    and named.field(rel.to_field).type == "str"
+                    and not rel.to_field.lower().endswith("id")):
+                self._named_by_key.setdefault(self._table_index[rel.to_table], set()).add(
+                    self._table_index[rel.from_table])
         self._word_re = _pattern(self._word_tables)
         self._column_re = _pattern(self._column_tables)
         self._values: dict[str, list[tuple[str, str, str]]] = {}
@@ -182,7 +195,9 @@ class SchemaLinker:
         # which the path scorer compares with a path's order of tables.
         found: dict[tuple[int, frozenset[int]], int] = {}
         for s, t in word_spans:
-            found.setdefault((_TABLE_WORD, frozenset(self._word_tables[t])), s)
+            named = self._word_tables[t]
+            covering = named.union(*(self._named_by_key.get(i, ()) for i in named))
+            found.setdefault((_TABLE_WORD, frozenset(covering)), s)
         for s, t in column_spans:
             found.setdefault((_COLUMN_WORD, frozenset(self._column_tables[t])), s)
         for s, _, text in value_spans:

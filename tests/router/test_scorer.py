@@ -481,3 +481,42 @@ def test_named_table_breaks_counts_labels_that_leave_a_named_table_out(tiny_back
     assert model.named_table_breaks([]) == 0.0
     with pytest.raises(PathrlError, match="outside the schema's legal paths"):
         model.named_table_breaks([Q("supplier X", "supplier", "nowhere")])
+
+
+COLLEGE = Schema.from_dict({
+    "name": "college",
+    "tables": {
+        "department": {"key": "dept_name", "display": "building",
+                       "fields": {"dept_name": "str", "building": "str", "budget": "float"}},
+        "instructor": {"key": "ID", "display": "name",
+                       "fields": {"ID": "str", "name": "str", "dept_name": "str"}},
+        "teaches": {"key": "ID", "display": "ID",
+                    "fields": {"ID": "str", "course": "str", "instructor_id": "str"}},
+    },
+    "relations": [{"from": "instructor.dept_name", "to": "department.dept_name"},
+                  {"from": "teaches.instructor_id", "to": "instructor.ID"}],
+})
+
+
+def test_a_foreign_key_holding_a_table_s_name_covers_that_table():
+    linker = SchemaLinker(COLLEGE)
+    index = {t: i for i, t in enumerate(linker.tables)}
+    links = linker.link("instructors in the Physics department")
+    covering = {m.start: m.tables for m in links.mentions if m.feature == 0}
+    # instructor.dept_name holds the department's name: instructor alone covers "department".
+    assert covering[0] == {index["instructor"]}
+    assert covering[len("instructors in the Physics ")] == {index["department"],
+                                                            index["instructor"]}
+    # The feature rows still say which table the word names.
+    assert links.table_word == {index["instructor"], index["department"]}
+    # An id-valued foreign key covers nothing: "teaches of the instructor" needs the join.
+    teaches = linker.link("the teaches records of the instructor")
+    assert {index["instructor"]} in [m.tables for m in teaches.mentions]
+
+
+def test_the_named_table_rule_keeps_a_filter_on_a_name_foreign_key(tiny_backbone):
+    model = PathScorer(ScorerConfig(backbone=tiny_backbone, role_dim=16)).eval()
+    cost = _named_rule_change(model, COLLEGE, "instructors in the Physics department")
+    assert cost[("instructor", "instructor", ())] == 0.0
+    assert cost[("department", "instructor", ())] == 0.0
+    assert cost[("teaches", "teaches", ())] == 40.0
