@@ -123,21 +123,30 @@ class PromptPool:
 
 def fresh_questions(schema: Schema, database, seen: Mapping[str, Sequence], seed: int,
                     size_factor: float = 2.0,
-                    languages: tuple[str, ...] = ("en", "zh")) -> list:
-    """Questions the generator writes with another seed, minus every question of `seen`'s
-    splits: prompts no router trained on `seen` has met (at most `size_factor` x its size)."""
+                    languages: tuple[str, ...] = ("en", "zh"), max_rounds: int = 1) -> list:
+    """Questions the generator writes with other seeds, minus every question of `seen`'s
+    splits (and of each other): prompts no router trained on `seen` has met. Rounds of the
+    generator (one seed each, its train/val/test phrasings only, never the held-out styles)
+    run until the pool holds `size_factor` x the size of `seen`, or `max_rounds` ran. One
+    round by default: on the demo, 3 rounds (1,484 prompts instead of 643) left PPO's exact
+    match at 94.9% and took three hops from 93.1% to 89.7% (docs/router.md)."""
     from pathrl.data import DatasetConfig, build_dataset
 
     taken = {ex.question.casefold() for split in seen.values() for ex in split}
-    n_seen = sum(len(split) for split in seen.values())
-    fresh = build_dataset(schema, database, DatasetConfig(seed=seed + 10_007,
-                                                          languages=languages))
-    pool = [ex for split in ("train", "val", "test") for ex in fresh[split]
-            if ex.question.casefold() not in taken]
-    pool = pool[: max(1, int(size_factor * n_seen))]
+    wanted = max(1, int(size_factor * sum(len(split) for split in seen.values())))
+    pool: list = []
+    for round_ in range(1, max_rounds + 1):
+        fresh = build_dataset(schema, database, DatasetConfig(seed=seed + 10_007 * round_,
+                                                              languages=languages))
+        for ex in (ex for split in ("train", "val", "test") for ex in fresh[split]):
+            if ex.question.casefold() not in taken:
+                taken.add(ex.question.casefold())
+                pool.append(ex)
+        if len(pool) >= wanted:
+            break
     if not pool:
         raise PathrlError("the generator wrote no question SFT has not seen: grow the dataset")
-    return pool
+    return pool[:wanted]
 
 
 def prompt_pool(model, candidates: Sequence, floor: float = 0.05) -> PromptPool:
