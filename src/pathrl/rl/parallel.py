@@ -20,6 +20,7 @@ go through an accelerate config file).
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
@@ -27,6 +28,16 @@ from typing import TypeVar
 import torch
 
 T = TypeVar("T")
+
+
+def _leave_group() -> None:
+    """Wait for every process (so none exits while another still works), then destroy the
+    process group."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 class DataParallel:
@@ -38,6 +49,10 @@ class DataParallel:
         if not dist.is_initialized():
             # The launcher (accelerate launch / torchrun) set MASTER_ADDR, RANK, WORLD_SIZE.
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            # Leave the group before the interpreter exits: a process that exits while its
+            # group's threads still run aborts ("terminate called without an active
+            # exception"), e.g. a worker done while the main process still saves the model.
+            atexit.register(_leave_group)
         self.world_size = dist.get_world_size()
         self.rank = dist.get_rank()
 
