@@ -140,10 +140,10 @@ class SchemaLinker:
         # instructor alone.
         self._named_by_key: dict[int, set[int]] = {}
         for rel in schema.relations:
-            named = schema.table(rel.to_table)
-            names_it = rel.to_field == named.display or "name" in rel.to_field.lower()
+            referenced = schema.table(rel.to_table)
+            names_it = rel.to_field == referenced.display or "name" in rel.to_field.lower()
             if (rel.from_table != rel.to_table and names_it
-                    and named.field(rel.to_field).type == "str"
+                    and referenced.field(rel.to_field).type == "str"
                     and not rel.to_field.lower().endswith("id")):
                 self._named_by_key.setdefault(self._table_index[rel.to_table], set()).add(
                     self._table_index[rel.from_table])

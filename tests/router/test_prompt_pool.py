@@ -7,6 +7,7 @@ import pytest
 from pathrl.data import DatasetConfig, build_dataset
 from pathrl.db import open_database
 from pathrl.demo import demo_schema
+from pathrl.errors import PathrlError
 from pathrl.router.workflows import fresh_questions
 
 
@@ -38,3 +39,5 @@ def test_more_rounds_of_the_generator_grow_the_pool_up_to_its_cap(demo):
     assert [ex.question for ex in more[:len(one)]] == [ex.question for ex in one]
     capped = fresh_questions(schema, database, splits, seed=7, size_factor=0.1)
     assert len(capped) == int(0.1 * n_seen)
+    with pytest.raises(PathrlError, match="max_rounds must be >= 1"):
+        fresh_questions(schema, database, splits, seed=7, max_rounds=0)

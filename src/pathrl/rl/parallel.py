@@ -31,12 +31,11 @@ T = TypeVar("T")
 
 
 def _leave_group() -> None:
-    """Wait for every process (so none exits while another still works), then destroy the
-    process group."""
+    """Destroy the process group. No barrier: after an error one process would wait there
+    for peers stuck in another collective, and nothing would exit."""
     import torch.distributed as dist
 
     if dist.is_initialized():
-        dist.barrier()
         dist.destroy_process_group()
 
 

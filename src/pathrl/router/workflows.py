@@ -132,6 +132,8 @@ def fresh_questions(schema: Schema, database, seen: Mapping[str, Sequence], seed
     match at 94.9% and took three hops from 93.1% to 89.7% (docs/router.md)."""
     from pathrl.data import DatasetConfig, build_dataset
 
+    if max_rounds < 1:
+        raise PathrlError(f"max_rounds must be >= 1, got {max_rounds}")
     taken = {ex.question.casefold() for split in seen.values() for ex in split}
     wanted = max(1, int(size_factor * sum(len(split) for split in seen.values())))
     pool: list = []
