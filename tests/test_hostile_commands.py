@@ -416,6 +416,40 @@ for _name, _build in READ_ONLY_OUTPUTS.items():
     _add(f"{_name} read-only", _build, RO)
 
 
+# -- 6. a device that does not exist (here: any name, and CUDA / MPS where absent) ----------
+DEVICE_COMMANDS: dict[str, Build] = {
+    "train sft": lambda lib, w: ["train", "sft", "--data", str(lib.data), "--out",
+                                 str(w / "sft"), "--backbone", lib.backbone, "--epochs", "1",
+                                 "--schema", str(lib.schema), "--db", lib.db],
+    "train ppo": lambda lib, w: ["train", "ppo", "--data", str(lib.data), "--sft",
+                                 str(lib.router), "--out", str(w / "ppo"), "--updates", "1",
+                                 "--schema", str(lib.schema), "--db", lib.db],
+    "route": lambda lib, w: ["route", "list the contracts", "--model", str(lib.router),
+                             "--schema", str(lib.schema), "--db", lib.db],
+    "demo": lambda lib, w: ["demo", "--out", str(w / "demo")],
+}
+
+
+def _absent_devices() -> dict[str, str]:
+    """Device name -> the error's words, for the devices this machine lacks."""
+    import torch
+
+    absent = {"gpu0": "unknown device 'gpu0'"}
+    if not torch.cuda.is_available():
+        absent["cuda"] = "CUDA is not available"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is None or not mps.is_available():
+        absent["mps"] = "MPS is not available"
+    return absent
+
+
+for _name, _build in DEVICE_COMMANDS.items():
+    for _device, _words in _absent_devices().items():
+        _add(f"{_name} --device {_device}",
+             lambda lib, w, build=_build, device=_device: [*build(lib, w), "--device", device],
+             _words)
+
+
 # -- the check --------------------------------------------------------------------------------
 def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """Every file under `root` with its size and mtime (directories by their listing)."""

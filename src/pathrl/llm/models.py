@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from pathrl.devices import model_device, resolve_device
 from pathrl.errors import PathrlError
 from pathrl.local_lm import render_prompt as _render_messages
 from pathrl.local_lm import stop_token_ids
@@ -82,27 +83,7 @@ class LoadedPolicy(NamedTuple):
     tokenizer: Any
 
 
-# -- devices ---------------------------------------------------------------------------------
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """`None` or "auto": CUDA, then Apple's MPS, else the CPU; otherwise the device named."""
-    if isinstance(device, torch.device):
-        return device
-    if device in (None, "", "auto"):
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise PathrlError(f"unknown device '{device}' (auto, cpu, cuda, cuda:N or mps)") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise PathrlError(f"device '{device}': CUDA is not available on this machine")
-    return resolved
-
-
+# -- devices: resolve_device and model_device live in pathrl.devices -------------------
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -117,10 +98,6 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     if dtype not in DTYPES:
         raise PathrlError(f"unknown dtype '{dtype}' (auto, {', '.join(DTYPES)})")
     return DTYPES[dtype]
-
-
-def model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
 
 
 # -- loading and saving ----------------------------------------------------------------------

@@ -238,7 +238,9 @@ class Trainer(ABC):
 
     def load_checkpoint(self, path: str | Path) -> None:
         try:
-            state = torch.load(path, weights_only=False)
+            # On the CPU: a checkpoint written on a GPU resumes anywhere (the optimiser
+            # moves its state to the parameters' device when it loads it).
+            state = torch.load(path, weights_only=False, map_location="cpu")
         except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
             raise PathrlError(f"cannot read the checkpoint {path} ({exc.__class__.__name__}): "
                               "it is truncated or not a checkpoint; start again with "

@@ -23,6 +23,15 @@ train_app = typer.Typer(help="Train a Router: SFT cold start, then PPO.", no_arg
 DataOpt = Annotated[Path, typer.Option("--data", "-d", help="Dataset directory "
                                        "(from `pathrl data build`).")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
+DeviceOpt = Annotated[str, typer.Option(
+    help="Where the router runs: auto (cuda, then mps, else cpu), cpu, cuda, cuda:N, mps.")]
+
+
+def _device(device: str) -> str:
+    """The device name, checked before any work starts (a bad one is one line)."""
+    from pathrl.devices import resolve_device
+
+    return str(resolve_device(device))
 
 
 @contextmanager
@@ -60,7 +69,8 @@ def _load_data(data: Path, vocab):
 def _sft(schema, splits, out: Path, head: str, backbone: str, epochs: int, freeze_layers: int,
          lora: bool, seed: int, database=None, init: Path | None = None,
          resume: bool = False, link_prior: float = 0.0, coverage_prior: float | None = None,
-         checkpoints: bool = True, named_table_penalty: float | None = None):
+         checkpoints: bool = True, named_table_penalty: float | None = None,
+         device: str = "auto"):
     from pathrl.router.workflows import train_sft
 
     with _progress(f"SFT ({head})", epochs) as advance, _resume_hint(out):
@@ -69,7 +79,7 @@ def _sft(schema, splits, out: Path, head: str, backbone: str, epochs: int, freez
                                    seed=seed, database=database, init=init, resume=resume,
                                    link_prior=link_prior, coverage_prior=coverage_prior,
                                    named_table_penalty=named_table_penalty,
-                                   checkpoints=checkpoints, progress=advance)
+                                   checkpoints=checkpoints, device=device, progress=advance)
     if summary["added_tokens"]:
         console.print(f"added {summary['added_tokens']} characters the tokenizer did not know")
     if summary.get("named_table_breaks", 0.0) > NAMED_TABLE_BREAKS_WARNING:
@@ -82,7 +92,7 @@ def _sft(schema, splits, out: Path, head: str, backbone: str, epochs: int, freez
 
 def _ppo(schema, splits, sft_dir: Path, out: Path, preset: str, updates: int | None,
          critic: str | None, resume: bool, exec_feedback: bool, seed: int, database=None,
-         stop_on_critical: bool = False, pool=None, model=None):
+         stop_on_critical: bool = False, pool=None, model=None, device: str = "auto"):
     from pathrl.router.ppo import PPOConfig
     from pathrl.router.workflows import train_ppo
 
@@ -92,7 +102,7 @@ def _ppo(schema, splits, sft_dir: Path, out: Path, preset: str, updates: int | N
                                    critic=critic, resume=resume, exec_feedback=exec_feedback,
                                    seed=seed, database=database,
                                    stop_on_critical=stop_on_critical, pool=pool,
-                                   model=model, progress=advance)
+                                   model=model, device=device, progress=advance)
     if summary["stop_reason"]:
         console.print(f"[yellow]stopped early:[/] {summary['stop_reason']}")
     if summary.get("kept"):
@@ -106,7 +116,7 @@ def _ppo(schema, splits, sft_dir: Path, out: Path, preset: str, updates: int | N
 
 
 def _general(corpus_dir: Path, out: Path, backbone: str, epochs: int, seed: int,
-             max_schemas: int | None, init: Path | None) -> None:
+             max_schemas: int | None, init: Path | None, device: str = "auto") -> None:
     from pathrl.router.workflows import build_corpus, schema_corpus, train_general
 
     schema_corpus(corpus_dir)  # a wrong folder is one line, before any progress bar
@@ -117,7 +127,8 @@ def _general(corpus_dir: Path, out: Path, backbone: str, epochs: int, seed: int,
     console.print(f"{len(corpus)} schemas, {n_train} training questions")
     with _progress("SFT (general scorer)", epochs) as advance:
         _model, summary = train_general(corpus, out, backbone=backbone, epochs=epochs,
-                                        seed=seed, init=init, progress=advance)
+                                        seed=seed, init=init, device=device,
+                                        progress=advance)
     console.print(f"best pooled validation exact match {summary['best_val_exact_match']:.3f}; "
                   f"general router saved to [bold]{out / 'model'}[/] (route any schema with "
                   f"`pathrl route --schema S --db URL --model {out / 'model'}`)")
@@ -193,7 +204,7 @@ def sft_cmd(data: Annotated[Path | None, typer.Option(
             seed: SeedOpt = 7, force: ForceOpt = False,
             resume: Annotated[bool, typer.Option(
                 help="Continue from OUT/checkpoints/sft_last.pt (same command otherwise).")]
-            = False) -> None:
+            = False, device: DeviceOpt = "auto") -> None:
     """SFT cold start of a Router on a dataset (or a general router on a schema corpus);
     saves the best epoch to OUT/model. Every epoch is checkpointed; Ctrl-C stops after the
     running epoch and `--resume` continues."""
@@ -201,6 +212,7 @@ def sft_cmd(data: Annotated[Path | None, typer.Option(
 
     if data is None and schemas is None:
         raise PathrlError("give --data DIR (a dataset) or --schemas DIR (a schema corpus)")
+    device = _device(device)
     if resume and (force or schemas is not None):
         raise PathrlError("--resume continues one SFT run: not with --force or --schemas")
     priors = bool(link_prior) or coverage_prior is not None
@@ -215,7 +227,7 @@ def sft_cmd(data: Annotated[Path | None, typer.Option(
     if not resume:
         _claim_output(out, force, SFT_OUTPUTS + ("checkpoints",), "--out")
     if schemas is not None:
-        _general(schemas, out, backbone, epochs, seed, max_schemas, init)
+        _general(schemas, out, backbone, epochs, seed, max_schemas, init, device)
         return
     sch = load_schema(schema)
     # The path scorer reads the database's values (schema linking); the heads do not.
@@ -223,7 +235,7 @@ def sft_cmd(data: Annotated[Path | None, typer.Option(
     splits = _load_data(data, PathVocab.from_schema(sch))
     _model, summary = _sft(sch, splits, out, head, backbone, epochs, freeze_layers, lora, seed,
                            database, init, resume, link_prior, coverage_prior,
-                           named_table_penalty=named_table_penalty)
+                           named_table_penalty=named_table_penalty, device=device)
     console.print(f"best validation exact match {summary['best_val_exact_match']:.3f} at epoch "
                   f"{summary['best_epoch']}; router saved to [bold]{out / 'model'}[/]")
 
@@ -246,8 +258,9 @@ def ppo_cmd(data: DataOpt,
                 help="Roll out on fresh generated questions SFT never saw, weighted towards "
                      "what SFT gets wrong (off: the SFT training split).")] = True,
             schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = None,
-            seed: SeedOpt = 7, force: ForceOpt = False) -> None:
+            seed: SeedOpt = 7, force: ForceOpt = False, device: DeviceOpt = "auto") -> None:
     """PPO from an SFT router (golden config by default); logs to OUT/metrics.jsonl."""
+    device = _device(device)
     if resume and force:
         raise PathrlError("--resume continues the run in OUT and --force replaces it: pick one")
     if not resume:  # a fresh run never reuses another run's checkpoints
@@ -259,13 +272,14 @@ def ppo_cmd(data: DataOpt,
     database = open_db(schema, backend, db, seed)[1]
     splits = _load_data(data, PathVocab.from_schema(sch))
     pool = None
-    sft_model = load_router(sft, sch, database)
+    sft_model = load_router(sft, sch, database, device=device)
     if fresh_prompts:
         with console.status("writing PPO's prompt pool (fresh questions, weighted by SFT)"):
             pool = prompt_pool(sft_model, fresh_questions(sch, database, splits, seed))
         console.print(f"prompt pool: {pool.summary()}")
     _model, summary = _ppo(sch, splits, sft, out, preset, updates, critic, resume,
-                           exec_feedback, seed, database, stop_on_critical, pool, sft_model)
+                           exec_feedback, seed, database, stop_on_critical, pool, sft_model,
+                           device)
     console.print(f"{summary['updates']} updates ({summary['updates_per_s']:.3f}/s); router "
                   f"saved to [bold]{out / 'model'}[/]; diagnose with `pathrl doctor {out}`")
 
@@ -275,7 +289,8 @@ def route(question: Annotated[str, typer.Argument(help="The user's question.")],
           top_k: Annotated[int, typer.Option(help="Alternatives to show.")] = 3,
           execute: Annotated[bool, typer.Option(help="Run the routed query.")] = True,
           schema: SchemaOpt = None, backend: BackendOpt = "sqlite", db: DbOpt = None,
-          seed: SeedOpt = 7, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+          seed: SeedOpt = 7, as_json: Annotated[bool, typer.Option("--json")] = False,
+          device: DeviceOpt = "auto") -> None:
     """Route a question (text -> route -> entity -> query -> rows). An entity the database
     does not hold is an answer (status entity_not_found, with suggestions), not an error."""
     from pathrl.pipeline import RoutedQA
@@ -283,8 +298,9 @@ def route(question: Annotated[str, typer.Argument(help="The user's question.")],
 
     if top_k < 1:
         raise PathrlError(f"--top-k must be >= 1, got {top_k}")
+    device = _device(device)
     sch, database = open_db(schema, backend, db, seed)
-    router = load_router(model, sch, database)
+    router = load_router(model, sch, database, device=device)
     if not execute:
         routing = router.route_batch([question], top_k=top_k)[0]
         if as_json:
@@ -395,7 +411,7 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
          heads: Annotated[str, typer.Option(
              help="Routers to train and compare, first one shown end to end: "
                   "scorer,factored.")] = "scorer,factored",
-         force: ForceOpt = False) -> None:
+         force: ForceOpt = False, device: DeviceOpt = "auto") -> None:
     """The main job: demo database -> dataset -> SFT -> PPO (each router head) -> evaluation
     -> routed questions."""
     from pathrl.router.workflows import HEADS
@@ -406,6 +422,7 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
         raise PathrlError(f"--heads must list {' and/or '.join(HEADS)}, got '{heads}'")
     if sft_epochs < 1 or ppo_updates < 1:
         raise PathrlError("--sft-epochs and --ppo-updates must be >= 1")
+    device = _device(device)
     _claim_output(out, force, DEMO_OUTPUTS, "--out")
     from pathrl.data import DatasetConfig, build_dataset, write_dataset
     from pathrl.db import open_database
@@ -460,7 +477,8 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
         console.rule(f"{step} · {head} router: SFT cold start, then PPO (golden config)")
         # The demo starts over on every run (it has no --resume): no per-epoch checkpoint.
         sft_model, sft_summary = _sft(schema, splits, out / head / "sft", head, backbone,
-                                      sft_epochs, 0, False, seed, database, checkpoints=False)
+                                      sft_epochs, 0, False, seed, database, checkpoints=False,
+                                      device=device)
         mark = lap(f"{head}_sft", mark)
         with console.status("weighting PPO's prompts by the SFT router's mistakes"):
             pool = prompt_pool(sft_model, candidates)
@@ -468,7 +486,7 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
                       f"them {pool.sft_exact_match:.3f}")
         ppo_model, ppo_summary = _ppo(schema, splits, out / head / "sft" / "model",
                                       out / head / "ppo", "golden", ppo_updates, None, False,
-                                      False, seed, database, pool=pool)
+                                      False, seed, database, pool=pool, device=device)
         mark = lap(f"{head}_ppo", mark)
         routers[f"{head}-sft"], routers[f"{head}-ppo"] = sft_model, ppo_model
         curves[f"{head}-sft"] = out / head / "sft" / "sft_metrics.jsonl"
@@ -485,6 +503,7 @@ def demo(out: OutOpt = Path("runs/demo"), seed: SeedOpt = 7,
                              on_baseline=_baseline_notice)
     lap("evaluation", mark)
     report["wall_s"] = round(time.perf_counter() - start, 1)
+    report["device"] = device
     # CPU seconds of this process (all its threads): unlike wall time, a shared machine's
     # steal time does not inflate it, so it tells a slow run from a slow machine.
     report["cpu_s"] = round(time.process_time() - cpu_start, 1)

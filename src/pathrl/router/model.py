@@ -318,6 +318,8 @@ class RouterModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 with_value: bool = True) -> RouterOutput:
+        device = self.value_head.weight.device  # a tokenizer's batch arrives on the CPU
+        input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
         pooled = self.encode(input_ids, attention_mask)
         features = self.dropout(pooled)
         logits = {name: head(features) for name, head in self.heads.items()}
@@ -346,8 +348,10 @@ class RouterModel(nn.Module):
     def supervised_loss(self, logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
                         via_null_weight: float = 1.0) -> torch.Tensor:
         """Cross-entropy of the three heads; the via "none" class weighted `via_null_weight`."""
-        via_weights = torch.ones(len(self.vocab.vias))
+        device = logits["via"].device
+        via_weights = torch.ones(len(self.vocab.vias), device=device)
         via_weights[0] = via_null_weight  # index 0 is always the empty via
+        labels = {h: labels[h].to(device) for h in HEADS}
         return (nn.functional.cross_entropy(logits["anchor"], labels["anchor"])
                 + nn.functional.cross_entropy(logits["target"], labels["target"])
                 + nn.functional.cross_entropy(logits["via"], labels["via"], weight=via_weights))

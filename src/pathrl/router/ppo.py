@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from pathrl.devices import resolve_device
 from pathrl.errors import PathrlError
 from pathrl.rl.batching import (
     length_sorted_chunks,
@@ -117,6 +118,10 @@ class PPOConfig:
     validation accuracy is never shipped."""
     reward: RewardConfig = field(default_factory=RewardConfig)
     seed: int = 7
+    device: str = "auto"
+    """Where the policy, the reference and the critic run: auto (cuda, then mps, else cpu),
+    cpu, cuda, cuda:N, mps. Sampling, rewards and advantages stay on the CPU (the trainer's
+    seeded generator), so a seed draws the same routes on any device."""
 
     def __post_init__(self) -> None:
         if isinstance(self.reward, dict):
@@ -230,6 +235,8 @@ class RouterPPOTrainer(Trainer):
             total_steps=config.total_updates, seed=config.seed, eval_every=config.eval_every,
             eval_metric="greedy_exact_match", keep_best=config.keep_best,
             checkpoint_every=config.checkpoint_every, max_kl_trips=config.max_kl_trips))
+        self.device = resolve_device(config.device)
+        model.to(self.device)
         # The reference is the frozen SFT policy: every KL is measured against it.
         self.ref_model = copy.deepcopy(model).eval().requires_grad_(False)
         model.config.freeze_layers = config.freeze_layers
@@ -293,9 +300,11 @@ class RouterPPOTrainer(Trainer):
         batches, inverse = sorted_micro_batches(encoded, cfg.micro_batch_size)
         outs = [model.policy(b) for b in batches]
         refs = [self.ref_model.policy(b, with_value=False) for b in batches]
-        cat = {h: restore_order([o.logits[h] for o in outs], inverse) for h in heads}
-        ref_cat = {h: restore_order([r.logits[h] for r in refs], inverse) for h in heads}
-        values = restore_order([o.value for o in outs], inverse)
+        # The rollout's record lives on the CPU, whatever the model's device.
+        cat = {h: restore_order([o.logits[h] for o in outs], inverse).cpu() for h in heads}
+        ref_cat = {h: restore_order([r.logits[h] for r in refs], inverse).cpu()
+                   for h in heads}
+        values = restore_order([o.value for o in outs], inverse).cpu()
         actions = {h: _sample(cat[h], self.generator) for h in heads}
         logp = _head_logps(cat, actions)
         ref_logp = _head_logps(ref_cat, actions)
@@ -333,14 +342,15 @@ class RouterPPOTrainer(Trainer):
                 # are cut: cut them by length, so they carry little padding.
                 for micro in length_sorted_chunks(mb, lengths, cfg.micro_batch_size):
                     out = model.policy(take_rows(batch.encoded, micro))
-                    acts = {h: batch.actions[h][micro] for h in model.action_heads}
+                    device = out.value.device  # the rollout's record is on the CPU
+                    acts = {h: batch.actions[h][micro].to(device) for h in model.action_heads}
                     logp_new = _head_logps(out.logits, acts)
-                    pl = policy_loss(logp_new, batch.logp[micro], advantages[micro],
-                                     cfg.clip_range)
-                    vl = value_loss(out.value, returns[micro], values_old[micro],
-                                    cfg.clip_range_vf)
+                    pl = policy_loss(logp_new, batch.logp[micro].to(device),
+                                     advantages[micro].to(device), cfg.clip_range)
+                    vl = value_loss(out.value, returns[micro].to(device),
+                                    values_old[micro].to(device), cfg.clip_range_vf)
                     ent = sum(entropy_from_logits(out.logits[h]) for h in acts).mean()
-                    kl_ref = kl_estimate(logp_new, batch.ref_logp[micro],
+                    kl_ref = kl_estimate(logp_new, batch.ref_logp[micro].to(device),
                                          cfg.kl_estimator).mean()
                     if critic_only:
                         loss = cfg.vf_coef * vl

@@ -179,13 +179,24 @@ def read_weights(path: Path, load: Callable[[str], Any]) -> Any:
                           f"{exc.__class__.__name__}: {str(exc)[:200]}") from None
 
 
-def load_router(directory: str | Path, schema: Schema, database=None) -> Router:
+def load_router(directory: str | Path, schema: Schema, database=None,
+                device: str | None = None) -> Router:
     """The saved router in `directory`, of whatever kind its router.json says, ready to route
-    `schema` (a schema-reading router also reads `database`'s values when given)."""
+    `schema` (a schema-reading router also reads `database`'s values when given). `device`
+    (`pathrl.devices`; None: the CPU it loads on) moves a classifier or path scorer there; the
+    generative router picks its device when it loads (auto)."""
     directory = Path(directory)
     meta = read_router_meta(directory)
     kind = meta.get("kind", DEFAULT_KIND) if isinstance(meta, dict) else None
     if kind not in ROUTER_LOADERS:
         raise PathrlError(f"router in '{directory}' is of unknown kind {kind!r} (known: "
                           f"{', '.join(sorted(ROUTER_LOADERS))})")
-    return ROUTER_LOADERS[kind](directory, schema, database)
+    from torch import nn
+
+    from pathrl.devices import resolve_device
+
+    target = resolve_device(device) if device is not None else None  # bad name: fail early
+    router = ROUTER_LOADERS[kind](directory, schema, database)
+    if target is not None and isinstance(router, nn.Module):
+        router.to(target)
+    return router

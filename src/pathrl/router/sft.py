@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from pathrl.devices import resolve_device
 from pathrl.errors import PathrlError
 from pathrl.rl.batching import length_grouped_batches, token_lengths
 from pathrl.rl.trainer import LoopSettings, Patience, StepResult, Trainer
@@ -56,6 +57,8 @@ class SFTConfig:
     """Write `OUT/checkpoints/sft_last.pt` after every epoch (for `--resume`); off, only
     Ctrl-C writes it."""
     seed: int = 7
+    device: str = "auto"
+    """Where the router trains: auto (cuda, then mps, else cpu), cpu, cuda, cuda:N, mps."""
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "group_by_length", "patience"):
@@ -89,6 +92,8 @@ class SFTTrainer(Trainer):
         if (group_of is None) != (bind is None):
             raise PathrlError("SFTTrainer: give both group_of and bind, or neither")
         self.model, self.config = model, config
+        self.device = resolve_device(config.device)
+        model.to(self.device)
         self.train_set, self.val_set = list(train), list(val)
         self.group_of = group_of or (lambda _ex: None)
         self.bind = bind or (lambda _key: None)

@@ -56,11 +56,12 @@ def new_router(schema: Schema, head: str, backbone: str = "minilm", freeze_layer
     raise PathrlError(f"unknown router head '{head}' (use {' or '.join(HEADS)})")
 
 
-def load_router(directory: Path, schema: Schema, database=None):
-    """A saved router of any kind, ready for `schema` (see `pathrl.router.protocol`)."""
+def load_router(directory: Path, schema: Schema, database=None, device: str | None = None):
+    """A saved router of any kind, ready for `schema` (see `pathrl.router.protocol`), on
+    `device` (None: where it loads, the CPU)."""
     from pathrl.router.protocol import load_router as load
 
-    return load(directory, schema, database)
+    return load(directory, schema, database, device=device)
 
 
 def train_sft(schema: Schema, splits: Mapping[str, Sequence], out: Path, *,
@@ -68,16 +69,17 @@ def train_sft(schema: Schema, splits: Mapping[str, Sequence], out: Path, *,
               freeze_layers: int = 0, lora: bool = False, seed: int = 7, database=None,
               init: Path | None = None, resume: bool = False, link_prior: float = 0.0,
               coverage_prior: float | None = None, named_table_penalty: float | None = None,
-              checkpoints: bool = True,
+              checkpoints: bool = True, device: str = "auto",
               progress: Progress | None = None) -> tuple[Any, dict]:
     """SFT cold start; the best validation epoch is saved to `out/model`. `init` starts from
     a saved path scorer (e.g. a general router, fine-tuned to this schema). `checkpoints`:
     write the resume checkpoint after every epoch (off: only Ctrl-C writes it).
     `named_table_penalty` (path scorer; None: the config's default or `init`'s) sets
-    `ScorerConfig.named_table_penalty`."""
+    `ScorerConfig.named_table_penalty`. `device`: where it trains (`pathrl.devices`)."""
     from pathrl.router.sft import SFTConfig, SFTTrainer
 
-    sft_config = SFTConfig(epochs=epochs, seed=seed, checkpoint_every_epoch=checkpoints)
+    sft_config = SFTConfig(epochs=epochs, seed=seed, checkpoint_every_epoch=checkpoints,
+                           device=device)
     torch.manual_seed(seed)
     if init is not None:
         from pathrl.router.scorer import PathScorer
@@ -185,13 +187,15 @@ def train_ppo(schema: Schema, splits: Mapping[str, Sequence], sft_dir: Path, out
               preset: str = "golden", updates: int | None = None, critic: str | None = None,
               resume: bool = False, exec_feedback: bool = False, seed: int = 7, database=None,
               stop_on_critical: bool = False, pool: PromptPool | None = None,
-              model=None, progress: Progress | None = None) -> tuple[Any, dict]:
+              model=None, device: str = "auto",
+              progress: Progress | None = None) -> tuple[Any, dict]:
     """PPO from an SFT router. With `pool`, rollouts draw from it (weighted); otherwise from
-    the SFT training split, uniformly (method §5's setup)."""
+    the SFT training split, uniformly (method §5's setup). `device`: where the policy
+    trains (`pathrl.devices`)."""
     from pathrl.router.ppo import PPOConfig, RouterPPOTrainer
 
     overrides: dict[str, Any] = {"seed": seed, "exec_feedback": exec_feedback,
-                                 "stop_on_critical": stop_on_critical}
+                                 "stop_on_critical": stop_on_critical, "device": device}
     if updates is not None:
         overrides["total_updates"] = updates
     if critic is not None:
@@ -282,7 +286,7 @@ class _Tagged:
 
 def train_general(corpus: Sequence[CorpusSchema], out: Path, *, backbone: str = "minilm",
                   epochs: int = 6, seed: int = 7, init: Path | None = None,
-                  progress: Progress | None = None) -> tuple[Any, dict]:
+                  device: str = "auto", progress: Progress | None = None) -> tuple[Any, dict]:
     """One path scorer trained on many schemas: it routes a schema it never saw
     (`pathrl route --schema NEW.yaml --model OUT/model`). `init` continues from a saved
     scorer."""
@@ -305,7 +309,8 @@ def train_general(corpus: Sequence[CorpusSchema], out: Path, *, backbone: str = 
     val = [_Tagged(ex, c.name) for c in corpus for ex in c.splits["val"]]
     model.extend_vocab([t.question for t in train])
     model.setup_trainable()
-    trainer = SFTTrainer(model, SFTConfig(epochs=epochs, seed=seed, patience=epochs), train,
+    trainer = SFTTrainer(model, SFTConfig(epochs=epochs, seed=seed, patience=epochs,
+                                          device=device), train,
                          val, out, group_of=lambda t: t.schema, bind=bind)
     summary = trainer.train(progress=progress)
     summary.update(head="scorer", schemas=[c.name for c in corpus], n_train=len(train))
