@@ -208,7 +208,7 @@ def test_separate_critic_and_freezing(sft_dir, tmp_path):
     assert model.critic_backbone is not None
     layer0 = [n for n in before if ".layer.0." in n]
     top = [n for n in before if ".layer.5." in n]
-    params = dict(model.backbone.named_parameters())
+    params = {n: p.detach().cpu() for n, p in model.backbone.named_parameters()}  # any device
     assert all(torch.equal(before[n], params[n]) for n in layer0)  # frozen
     assert any(not torch.equal(before[n], params[n]) for n in top)  # trained
 
