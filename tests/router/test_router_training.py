@@ -137,6 +137,33 @@ def test_ppo_from_sft_keeps_exact_match(sft_dir, tmp_path):
     assert (tmp_path / "model" / "router.json").exists()
 
 
+def test_head_learning_rate_gives_the_heads_their_own_rate(sft_dir, tmp_path):
+    def trainer(out, **kwargs):
+        model = RouterModel.from_pretrained(sft_dir / "model", VOCAB, TINY.fingerprint())
+        cfg = PPOConfig(total_updates=1, rollout_batch_size=8, minibatch_size=8,
+                        micro_batch_size=8, eval_every=0, checkpoint_every=0, doctor=False,
+                        critic_warmup_updates=0, **kwargs)
+        return RouterPPOTrainer(model, cfg, TRAIN, TRAIN, out)
+
+    plain = trainer(tmp_path / "plain", head_learning_rate=None)
+    assert len(plain.optimizer.param_groups) == 3  # None: the heads share the actor's rate
+    fast = trainer(tmp_path / "fast", head_learning_rate=1e-2)
+    heads = {id(p) for p in fast.model.fresh_parameters()}
+    assert heads and len(fast.optimizer.param_groups) == 4
+    assert {id(p) for p in fast.optimizer.param_groups[3]["params"]} == heads
+    assert fast.optimizer.param_groups[3]["lr"] == 1e-2
+    assert not heads & {id(p) for p in fast.optimizer.param_groups[0]["params"]}
+    before = {n: p.detach().clone() for n, p in fast.model.heads.named_parameters()}
+    fast.train()
+    slow = {n: p.detach().clone() for n, p in plain.model.heads.named_parameters()}
+    plain.train()
+    moved_fast = max(float((p.detach() - before[n]).abs().max())
+                     for n, p in fast.model.heads.named_parameters())
+    moved_slow = max(float((p.detach() - slow[n]).abs().max())
+                     for n, p in plain.model.heads.named_parameters())
+    assert moved_fast > 10 * moved_slow > 0
+
+
 def test_ppo_resume_gives_identical_metrics(sft_dir, tmp_path):
     cfg = PPOConfig(total_updates=4, rollout_batch_size=8, minibatch_size=4,
                     micro_batch_size=4, eval_every=0, checkpoint_every=2, doctor=False)
@@ -169,6 +196,7 @@ def test_resume_without_checkpoint_is_a_clear_error(sft_dir, tmp_path):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"learning_rate": -1e-6}, "learning rates"),
+    ({"head_learning_rate": 0.0}, "learning rates"),
     ({"clip_range": 1.0}, "clip_range"),
     ({"n_epochs": 0}, "n_epochs"),
     ({"critic": "both"}, "critic"),

@@ -63,6 +63,12 @@ class PPOConfig:
     """Passes over each rollout (method §6.1: 10 collapses, 2-4 is stable)."""
     learning_rate: float = 5e-6
     """Actor learning rate (method §6.1: 1e-6...5e-6, an order of magnitude below SFT)."""
+    head_learning_rate: float | None = 5e-4
+    """Learning rate of what SFT trains at its head rate (the heads, the path scorer's
+    projections and linking weights, added-character embeddings); None: `learning_rate`.
+    At the backbone's 5e-6 the heads barely move in a few updates, and PPO changes nothing;
+    5e-4 (a quarter of SFT's head rate) was chosen on questions the generator wrote with three
+    other seeds, not on the demo's test split (docs/router.md, PPO)."""
     critic_learning_rate: float = 2.5e-5
     """Critic learning rate, above the actor's (method §6.2: e.g. 5e-6 vs 1e-6): must fit fast."""
     value_head_learning_rate: float = 1e-3
@@ -127,8 +133,8 @@ class PPOConfig:
         if isinstance(self.reward, dict):
             self.reward = RewardConfig(**self.reward)
         problems = []
-        if min(self.learning_rate, self.critic_learning_rate,
-               self.value_head_learning_rate) <= 0:
+        if min(self.learning_rate, self.critic_learning_rate, self.value_head_learning_rate,
+               1.0 if self.head_learning_rate is None else self.head_learning_rate) <= 0:
             problems.append("learning rates must be > 0")
         if not 0 < self.clip_range < 1:
             problems.append(f"clip_range must be in (0, 1), got {self.clip_range}")
@@ -161,7 +167,8 @@ class PPOConfig:
                       clip_range=0.2, target_kl=0.1, max_kl_trips=10_000, n_epochs=10,
                       freeze_layers=0, rollout_batch_size=32, minibatch_size=8,
                       micro_batch_size=8, kl_coef=0.0, kl_target=None, cosine_decay=False,
-                      value_head_init="random", critic_warmup_updates=0, clip_range_vf=None)
+                      value_head_init="random", critic_warmup_updates=0, clip_range_vf=None,
+                      head_learning_rate=None)
         values.update(overrides)
         return cls(**values)
 
@@ -248,12 +255,19 @@ class RouterPPOTrainer(Trainer):
             torch.nn.init.normal_(model.value_head.bias, std=1.0)
         value_head = list(model.value_head.parameters())
         value_ids = {id(p) for p in value_head}
-        self.optimizer = torch.optim.AdamW([
-            {"params": model.actor_parameters(), "lr": config.learning_rate},
+        heads = [] if config.head_learning_rate is None else [
+            *model.fresh_parameters(), *model.link_parameters()]
+        head_ids = {id(p) for p in heads}
+        groups = [
+            {"params": [p for p in model.actor_parameters() if id(p) not in head_ids],
+             "lr": config.learning_rate},
             {"params": [p for p in model.critic_parameters() if id(p) not in value_ids],
              "lr": config.critic_learning_rate},
             {"params": value_head, "lr": config.value_head_learning_rate},
-        ], weight_decay=0.0)
+        ]
+        if heads:
+            groups.append({"params": heads, "lr": config.head_learning_rate})
+        self.optimizer = torch.optim.AdamW(groups, weight_decay=0.0)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.kl_ctl = AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
         model.label_tensors(self.train_set)  # every label must be a legal path
