@@ -15,6 +15,8 @@ RUN_DIR/<db_id>/, four stages, each skipped when its output exists (`--force` re
 2. data: `data/` by `pathrl data build` on the SQLite file (English only: Spider has no Chinese
    names; `--per-path` examples per legal path);
 3. train: `sft/model` by `pathrl train sft` (`--epochs`, short by default: 2 CPU cores);
+   with `--ppo-updates N`, then `ppo/model` by `pathrl train ppo --updates N` from it (fresh
+   generated prompts, weighted by the SFT router's mistakes), and the PPO router is scored;
 4. score: `score.json`, the router's routes for the database's train questions against the
    derived labels: exact match, table-set match, anchor/target/via accuracy, by hops. Questions
    whose label is unroutable, or names a route that is not legal in the imported schema (a
@@ -58,6 +60,12 @@ class RunConfig:
     init: Path | None = None  # fine-tune this saved path scorer per database
     link_prior: float = 0.0  # `pathrl train sft --link-prior`
     coverage_prior: float | None = None  # `pathrl train sft --coverage-prior`
+    ppo_updates: int = 0  # > 0: `pathrl train ppo --updates N` after SFT; the PPO router is scored
+
+    @property
+    def stage(self) -> str:
+        """The trained router's folder under RUN_DIR/<db_id>/ (and its score file's name)."""
+        return "ppo" if self.ppo_updates else "sft"
 
 
 def _pathrl(*args: str) -> None:
@@ -158,16 +166,26 @@ def build_data(cfg: RunConfig, db_id: str, schema_file: Path) -> Path:
 
 def train_router(cfg: RunConfig, db_id: str, schema_file: Path, data: Path) -> Path:
     out = cfg.out / db_id / "sft"
-    if (out / "model").is_dir() and not cfg.force:
-        return out / "model"
     sqlite = spider_labels.sqlite_file(cfg.spider, db_id).resolve()
+    if not (out / "model").is_dir() or cfg.force:
+        _sft(cfg, out, data, schema_file, sqlite)
+    if not cfg.ppo_updates:
+        return out / "model"
+    ppo = cfg.out / db_id / "ppo"
+    if not (ppo / "model").is_dir() or cfg.force:
+        _pathrl("train", "ppo", "--data", str(data), "--sft", str(out / "model"), "--out",
+                str(ppo), "--schema", str(schema_file), "--db", f"sqlite:///{sqlite}",
+                "--updates", str(cfg.ppo_updates), "--seed", str(cfg.seed), "--force")
+    return ppo / "model"
+
+
+def _sft(cfg: RunConfig, out: Path, data: Path, schema_file: Path, sqlite: Path) -> None:
     _pathrl("train", "sft", "--data", str(data), "--out", str(out), "--schema",
             str(schema_file), "--db", f"sqlite:///{sqlite}", "--epochs", str(cfg.epochs),
             "--head", cfg.head, *(["--init", str(cfg.init)] if cfg.init else []),
             *(["--link-prior", str(cfg.link_prior)] if cfg.link_prior else []),
             *(["--coverage-prior", str(cfg.coverage_prior)]
-              if cfg.coverage_prior is not None else []))
-    return out / "model"
+              if cfg.coverage_prior is not None else []), "--force")
 
 
 # -- stage 4: scoring -------------------------------------------------------------------------
@@ -222,7 +240,7 @@ def score_database(cfg: RunConfig, db_id: str, schema_file: Path, model: Path,
                "gold": route_text(t), "predicted": route_text(p)}
               for (q, t), p in zip(legal, predicted, strict=True)
               if p is None or (p[0], p[1], tuple(p[2])) != t]
-    out = cfg.out / db_id / "score.json"
+    out = cfg.out / db_id / ("score.json" if cfg.stage == "sft" else f"score_{cfg.stage}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({**report, "errors": errors}, indent=2) + "\n", encoding="utf-8")
     return report
@@ -249,7 +267,7 @@ def run_database(cfg: RunConfig, db_id: str, stages: Sequence[str],
         data = cfg.out / db_id / "data"
         if "data" in stages and cfg.general is None:
             data = timed("data", build_data, cfg, db_id, schema_file)
-        model = cfg.general or cfg.out / db_id / "sft" / "model"
+        model = cfg.general or cfg.out / db_id / cfg.stage / "model"
         if "train" in stages and cfg.general is None:
             model = timed("train", train_router, cfg, db_id, schema_file, data)
         if "score" in stages:
@@ -284,9 +302,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="Passed to `pathrl train sft --link-prior` (path scorer).")
     parser.add_argument("--coverage-prior", type=float, default=RunConfig.coverage_prior,
                         help="Passed to `pathrl train sft --coverage-prior` (path scorer).")
+    parser.add_argument("--ppo-updates", type=int, default=0,
+                        help="After SFT, PPO for N updates (`pathrl train ppo`); the PPO router "
+                             "is scored (score_ppo.json). 0: SFT only.")
     args = parser.parse_args(argv)
     cfg = RunConfig(args.spider, args.out, args.per_path, args.epochs, args.seed, args.force,
-                    args.head, args.general, args.init, args.link_prior, args.coverage_prior)
+                    args.head, args.general, args.init, args.link_prior, args.coverage_prior,
+                    args.ppo_updates)
     stages = args.stage or list(STAGES)
     try:
         tables = spider_labels.load_tables(args.spider)

@@ -74,3 +74,27 @@ def test_accepts_numpy_scalars_and_ignores_non_numbers() -> None:
 
     callback = DoctorCallback()
     assert callback.on_update(0, {"approx_kl": np.float32(0.01), "note": "text"}) == []
+
+
+@pytest.mark.parametrize("scenario", ["kl_rising", "approx_kl_high"])
+def test_a_resumed_doctor_sees_the_whole_run(scenario: str) -> None:
+    """The trainer checkpoints the callback's state: a doctor restored mid-run reports what an
+    uninterrupted one reports, at the same updates (a trend that began before the cut too)."""
+    import pickle
+
+    records = SCENARIOS[scenario]()
+    whole = DoctorCallback(stop_on_critical=False)
+    expected = _feed(whole, records)
+    assert expected  # the scenario raises something to compare
+    cut = min(expected.values()) - 1  # inside the symptom, one update before its report
+    first = DoctorCallback(stop_on_critical=False)
+    before = _feed(first, records[:cut])
+    saved = pickle.loads(pickle.dumps(first.state_dict()))  # as torch.save stores it
+    resumed = DoctorCallback(stop_on_critical=False)
+    resumed.load_state_dict(saved)
+    after = _feed(resumed, records[cut:])
+    assert {**before, **after} == expected
+    assert [f.rule for f in resumed.findings] == [f.rule for f in whole.findings]
+    fresh = DoctorCallback(stop_on_critical=False)  # what resuming did before: no history
+    assert _feed(fresh, records[cut:]) != {k: v for k, v in expected.items()
+                                          if k not in before}

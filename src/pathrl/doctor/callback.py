@@ -81,6 +81,22 @@ class DoctorCallback:
                 self.should_stop = True
         return new
 
+    # -- checkpointing: a resumed run's doctor sees the whole run, not only what follows ----
+    def state_dict(self) -> dict:
+        """The metrics seen so far, the findings and what was reported (the trainer's
+        checkpoint holds it: after `--resume` the trend rules see every update)."""
+        return {"history": {name: list(points) for name, points in self._history.items()},
+                "updates": self._updates, "reported": dict(self._reported),
+                "findings": list(self.findings), "should_stop": self.should_stop}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self._history = {name: [tuple(p) for p in points]
+                         for name, points in state["history"].items()}
+        self._updates = int(state["updates"])
+        self._reported = dict(state["reported"])
+        self.findings = list(state["findings"])
+        self.should_stop = bool(state["should_stop"])
+
     @property
     def critical(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "critical"]
