@@ -9,7 +9,8 @@ arithmetic task's prompts (system prompt + question), the `standard` rule reward
 `--prompts` prompts × `--generations` completions per step of at most `--completion-length`
 tokens at temperature 1, beta 0.04 (a reference forward pass), one optimiser step per
 generation batch in micro-batches of `--micro-batch`, token-mean loss (TRL: dapo), float32
-weights on the CPU (`--bf16`: bfloat16 autocast in both trainers). The first `--warmup`
+weights on the CPU (`--bf16`: bfloat16 autocast in both trainers; `--device cuda`: both on the
+GPU, the clock read after a CUDA synchronisation). The first `--warmup`
 steps are left out of the timing. Prints one JSON object: the setup, and per trainer the
 seconds per step (mean, median, each step), for pathrl split into rollout (generation +
 rewards + reference) and optimisation; completion tokens per second.
@@ -53,6 +54,15 @@ def task_rows(n: int, seed: int) -> list[dict[str, Any]]:
     return [grpo_row(p) for p in generate_problems(n, seed=seed)]
 
 
+def clock(device: str) -> float:
+    """perf_counter once the device's queued work is done (CUDA runs asynchronously)."""
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
 def summarise(times: list[float], tokens: list[int]) -> dict[str, Any]:
     return {"seconds_per_step": statistics.fmean(times),
             "median_seconds_per_step": statistics.median(times),
@@ -69,7 +79,7 @@ def time_pathrl(model_dir: str, rows: list[dict[str, Any]], args: argparse.Names
     from pathrl.llm.rewards import reward_set
 
     torch.manual_seed(args.seed)
-    model, tokenizer = load_policy(model_dir, device="cpu", dtype="float32")
+    model, tokenizer = load_policy(model_dir, device=args.device, dtype="float32")
     config = GRPOConfig(
         num_generations=args.generations, prompts_per_step=args.prompts,
         max_completion_length=args.completion_length, temperature=1.0,
@@ -79,12 +89,12 @@ def time_pathrl(model_dir: str, rows: list[dict[str, Any]], args: argparse.Names
     trainer = GRPOTrainer(model, tokenizer, reward_set("standard"), rows, config, out)
     times, rollouts, updates, tokens = [], [], [], []
     for step in range(args.warmup + args.steps):
-        start = time.perf_counter()
+        start = clock(args.device)
         with trainer.autocast():
             batch = trainer.rollout(trainer.pool.batch(step, config.prompts_per_step))
-        middle = time.perf_counter()
+        middle = clock(args.device)
         trainer.optimise(batch)
-        end = time.perf_counter()
+        end = clock(args.device)
         trainer.step += 1
         if step >= args.warmup:
             times.append(end - start)
@@ -120,7 +130,8 @@ def time_trl(model_dir: str, rows: list[dict[str, Any]], args: argparse.Namespac
         gradient_accumulation_steps=per_step // args.micro_batch,
         max_completion_length=args.completion_length, temperature=1.0, learning_rate=1e-6,
         beta=0.04, loss_type="dapo", max_steps=args.warmup + args.steps, logging_steps=1,
-        save_strategy="no", report_to="none", use_cpu=True, bf16=args.bf16, seed=args.seed,
+        save_strategy="no", report_to="none", use_cpu=args.device == "cpu", bf16=args.bf16,
+        seed=args.seed,
         reward_weights=list(rewards.weights), disable_tqdm=True, disable_dropout=True,
         lr_scheduler_type="constant", gradient_checkpointing=False)  # pathrl's default
 
@@ -130,10 +141,10 @@ def time_trl(model_dir: str, rows: list[dict[str, Any]], args: argparse.Namespac
             self._start = 0.0
 
         def on_step_begin(self, *a: Any, **k: Any) -> None:
-            self._start = time.perf_counter()
+            self._start = clock(args.device)
 
         def on_step_end(self, *a: Any, **k: Any) -> None:
-            self.times.append(time.perf_counter() - self._start)
+            self.times.append(clock(args.device) - self._start)
 
     timer = StepTimer()
     torch.manual_seed(args.seed)
@@ -155,6 +166,7 @@ def time_trl(model_dir: str, rows: list[dict[str, Any]], args: argparse.Namespac
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (both trainers)")
     parser.add_argument("--generations", type=int, default=8)
     parser.add_argument("--prompts", type=int, default=2)
     parser.add_argument("--completion-length", type=int, default=64)
@@ -180,7 +192,9 @@ def main() -> None:
                   "max_completion_length": args.completion_length,
                   "micro_batch_size": args.micro_batch, "beta": 0.04, "weights": "float32",
                   "bf16_autocast": args.bf16,
-                  "device": "cpu", "torch_threads": torch.get_num_threads(),
+                  "device": args.device, "torch_threads": torch.get_num_threads(),
+                  "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda")
+                  else None,
                   "timed_steps": args.steps, "warmup_steps": args.warmup}}
     with tempfile.TemporaryDirectory() as tmp:
         report["pathrl"] = time_pathrl(model_dir, rows, args, Path(tmp) / "pathrl")
