@@ -180,11 +180,11 @@ def read_weights(path: Path, load: Callable[[str], Any]) -> Any:
 
 
 def load_router(directory: str | Path, schema: Schema, database=None,
-                device: str | None = None) -> Router:
+                device: str | None = "auto") -> Router:
     """The saved router in `directory`, of whatever kind its router.json says, ready to route
     `schema` (a schema-reading router also reads `database`'s values when given). `device`
-    (`pathrl.devices`; None: the CPU it loads on) moves a classifier or path scorer there; the
-    generative router picks its device when it loads (auto)."""
+    (`pathrl.devices`; auto: CUDA, then MPS, else the CPU; None: the CPU it loads on) moves a
+    classifier or path scorer there; the generative router picks its device when it loads."""
     directory = Path(directory)
     meta = read_router_meta(directory)
     kind = meta.get("kind", DEFAULT_KIND) if isinstance(meta, dict) else None

@@ -56,9 +56,9 @@ def new_router(schema: Schema, head: str, backbone: str = "minilm", freeze_layer
     raise PathrlError(f"unknown router head '{head}' (use {' or '.join(HEADS)})")
 
 
-def load_router(directory: Path, schema: Schema, database=None, device: str | None = None):
+def load_router(directory: Path, schema: Schema, database=None, device: str | None = "auto"):
     """A saved router of any kind, ready for `schema` (see `pathrl.router.protocol`), on
-    `device` (None: where it loads, the CPU)."""
+    `device` (auto: CUDA, then MPS, else the CPU; None: where it loads, the CPU)."""
     from pathrl.router.protocol import load_router as load
 
     return load(directory, schema, database, device=device)
