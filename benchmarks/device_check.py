@@ -100,7 +100,7 @@ def router_checks(checks: Checks, backbone: str | None, quick: bool) -> None:
             entry["exact_match"] = {name: report[name]["exact_match"] for name in report
                                     if isinstance(report[name], dict)
                                     and "exact_match" in report[name]}
-            entry["ok"] = entry["ok"] and entry["device"] == str(device_of(device))
+            entry["ok"] = entry["ok"] and entry["device"] == device
         return entry
 
     def route_check() -> dict:
@@ -121,12 +121,6 @@ def router_checks(checks: Checks, backbone: str | None, quick: bool) -> None:
     checks.run("router route", route_check)
 
 
-def device_of(name: str):
-    from pathrl.devices import resolve_device
-
-    return resolve_device(name)
-
-
 def llm_checks(checks: Checks) -> None:
     sys.path.insert(0, str(ROOT / "tests" / "llm"))
     from llm_fixtures import build_tiny_lm
@@ -144,8 +138,8 @@ def llm_checks(checks: Checks) -> None:
         "chosen": f"The answer is {a + b}.", "rejected": f"{a + b + 1} apples"}) + "\n"
         for a, b in sums))
     small = ["--set", f"device={device}"]
-    task = ["--set", "data.n_train=8", "--set", "data.n_eval=4", "--set", "data.n_test=4",
-            "--set", "data.langs=en"]
+    task_sets = ["data.n_train=8", "data.n_eval=4", "data.n_test=4", "data.langs=en"]
+    task = [arg for item in task_sets for arg in ("--set", item)]
 
     def trainer(kind: str, sets: list[str], score: str | None = None):
         def check() -> dict:
@@ -179,7 +173,6 @@ def llm_checks(checks: Checks) -> None:
     checks.run("llm dpo", trainer("dpo", [*data, f"data.train_file={rows / 'pairs.jsonl'}",
                                           f"data.eval_file={rows / 'pairs.jsonl'}"],
                                   "eval_rewards/accuracies"))
-    task_sets = [task[i + 1] for i in range(0, len(task), 2)]
     checks.run("llm grpo", trainer("grpo", [
         "total_steps=3", "num_generations=4", "prompts_per_step=2", "max_completion_length=8",
         "eval_every=1", "checkpoint_every=1", "rewards=simple", *task_sets]))
@@ -215,7 +208,9 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "src"))
     import torch
 
-    device = str(device_of(args.device))
+    from pathrl.devices import resolve_device
+
+    device = str(resolve_device(args.device))
     args.out.mkdir(parents=True, exist_ok=True)
     checks = Checks(device, args.out)
     if args.only in (None, "router"):

@@ -11,6 +11,11 @@ from pathrl.errors import PathrlError
 DEVICE_HELP = "auto (cuda, then mps, else cpu), cpu, cuda, cuda:N or mps"
 
 
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)  # absent from some builds
+    return mps is not None and mps.is_available()
+
+
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """`None` or "auto": CUDA, then Apple's MPS, else the CPU; otherwise the device named."""
     if isinstance(device, torch.device):
@@ -18,10 +23,7 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     if device in (None, "", "auto"):
         if torch.cuda.is_available():
             return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+        return torch.device("mps") if _mps_available() else torch.device("cpu")
     try:
         resolved = torch.device(device)
     except (RuntimeError, ValueError):
@@ -32,10 +34,8 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
             and resolved.index >= torch.cuda.device_count():
         raise PathrlError(f"device '{device}': this machine has {torch.cuda.device_count()} "
                           "CUDA device(s)")
-    if resolved.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise PathrlError(f"device '{device}': MPS is not available on this machine")
+    if resolved.type == "mps" and not _mps_available():
+        raise PathrlError(f"device '{device}': MPS is not available on this machine")
     return resolved
 
 
