@@ -85,7 +85,7 @@ def time_pathrl(model_dir: str, rows: list[dict[str, Any]], args: argparse.Names
         max_completion_length=args.completion_length, temperature=1.0,
         learning_rate=1e-6, beta=0.04, micro_batch_size=args.micro_batch, bf16=args.bf16,
         total_steps=args.warmup + args.steps, eval_every=0, checkpoint_every=0, doctor=False,
-        seed=args.seed)
+        seed=args.seed, share_prompt_pass=not args.whole_rows)
     trainer = GRPOTrainer(model, tokenizer, reward_set("standard"), rows, config, out)
     times, rollouts, updates, tokens = [], [], [], []
     for step in range(args.warmup + args.steps):
@@ -176,6 +176,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (both)")
     parser.add_argument("--trl", action="store_true", help="also time TRL's GRPOTrainer")
+    parser.add_argument("--whole-rows", action="store_true",
+                        help="pathrl with share_prompt_pass off (every row's prompt run, as TRL)")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir())
                         / "pathrl-bench", help="where the plain copy of a GGUF model goes")
     args = parser.parse_args()
@@ -195,7 +197,8 @@ def main() -> None:
                   "device": args.device, "torch_threads": torch.get_num_threads(),
                   "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda")
                   else None,
-                  "timed_steps": args.steps, "warmup_steps": args.warmup}}
+                  "timed_steps": args.steps, "warmup_steps": args.warmup,
+                  "pathrl_share_prompt_pass": not args.whole_rows}}
     with tempfile.TemporaryDirectory() as tmp:
         report["pathrl"] = time_pathrl(model_dir, rows, args, Path(tmp) / "pathrl")
         if args.trl:

@@ -30,7 +30,9 @@ from pathrl.llm.models import (
     resolve_dtype,
     save_policy,
     sequence_logprobs,
+    shared_prompt_logits,
 )
+from pathrl.llm.rollout import completion_scores
 
 PROMPTS = [[{"role": "user", "content": "What is 12 plus 30?"}],
            [{"role": "user", "content": "hi"}],
@@ -98,6 +100,70 @@ def test_sampling_is_reproducible_with_a_seed_and_rows_are_prompt_major(policy):
     # Each row's prompt is its own prompt.
     assert torch.equal(first.prompt_ids[0], first.prompt_ids[2])
     assert not torch.equal(first.prompt_ids[0], first.prompt_ids[3])
+
+
+def test_shared_prompt_prefill_samples_what_transformers_samples_per_copy(policy):
+    model, tokenizer = policy
+    shared = generate(model, tokenizer, PROMPTS, max_new_tokens=10, temperature=1.0,
+                      num_return_sequences=4, seed=5, stop_ids=[])
+    import pathrl.llm.models as models
+
+    def per_copy(model, ids, mask, copies, options):  # transformers runs every copy's prompt
+        return model.generate(input_ids=ids, attention_mask=mask, num_return_sequences=copies,
+                              **options)
+
+    original, models.sample_copies = models.sample_copies, per_copy
+    try:
+        plain = generate(model, tokenizer, PROMPTS, max_new_tokens=10, temperature=1.0,
+                         num_return_sequences=4, seed=5, stop_ids=[])
+    finally:
+        models.sample_copies = original
+    assert torch.equal(shared.prompt_ids, plain.prompt_ids)
+    assert torch.equal(shared.completion_ids, plain.completion_ids)
+    assert len(set(shared.texts)) > 4  # sampled, not collapsed: the comparison means something
+
+
+def _grouped_rows(policy, prompts=PROMPTS, copies=3):
+    model, tokenizer = policy
+    out = generate(model, tokenizer, prompts, max_new_tokens=9, temperature=1.0,
+                   num_return_sequences=copies, seed=2)
+    return out.input_ids, out.attention_mask, out.prompt_ids.shape[1], out
+
+
+def test_shared_prompt_pass_gives_the_logprobs_and_gradients_of_whole_rows(policy):
+    model, _tokenizer = policy
+    ids, mask, prompt_width, _out = _grouped_rows(policy)
+    mask = mask.clone()
+    mask[0, prompt_width + 4:] = 0  # two rows end early (right padding after their EOS)
+    mask[4, prompt_width + 2:] = 0
+    completion_mask = mask[:, prompt_width:]
+    width = ids.shape[1] - prompt_width
+    results = []
+    for shared in (prompt_width, None):
+        model.zero_grad()
+        scores = completion_scores(model, ids, mask, width, temperature=0.7, with_entropy=True,
+                                   prompt_width=shared)
+        (scores.logps * completion_mask).sum().backward()
+        grads = torch.cat([p.grad.flatten() for p in model.parameters()])
+        results.append((scores.logps.detach(), scores.entropy, grads))
+    model.zero_grad()
+    (logps, entropy, grads), (logps_whole, entropy_whole, grads_whole) = results
+    kept = completion_mask.bool()
+    assert torch.allclose(logps[kept], logps_whole[kept], atol=1e-5)
+    assert torch.allclose(entropy[kept], entropy_whole[kept], atol=1e-5)
+    assert grads_whole.abs().max() > 0
+    assert torch.allclose(grads, grads_whole, atol=1e-4, rtol=1e-4)
+
+
+def test_shared_prompt_pass_steps_aside_when_nothing_is_shared(policy):
+    model, tokenizer = policy
+    ids, mask, prompt_width, _out = _grouped_rows(policy, copies=1)
+    assert shared_prompt_logits(model, ids, mask, prompt_width) is None  # three prompts, 3 rows
+    ids, mask, prompt_width, _out = _grouped_rows(policy)
+    logits = shared_prompt_logits(model, ids, mask, prompt_width)
+    assert logits.shape[:2] == (ids.shape[0], ids.shape[1] - prompt_width)
+    with pytest.raises(PathrlError, match="not a"):
+        completion_scores(model, ids, mask, 3, prompt_width=prompt_width)
 
 
 def test_completion_mask_stops_after_the_first_stop_token_even_when_pad_is_eos():

@@ -150,6 +150,11 @@ class GRPOConfig:
     """Leave completions cut at max_completion_length out of the loss (DAPO)."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass (less memory, ~30% slower)."""
+    share_prompt_pass: bool = True
+    """Run each prompt's columns once per micro-batch and copy its KV cache to its
+    completions (gradients flow back through the copies), in the reference pass and the
+    updates: the same loss at (G − 1)·P fewer token positions per group (TRL runs every row
+    whole). False: one pass per row. Off by itself under gradient checkpointing."""
     bf16: bool = False
     """bfloat16 mixed precision: generation and forward passes under torch.autocast, weights
     and optimiser state in float32 (TRL's bf16; fast on CUDA and on AMX CPUs)."""
@@ -370,20 +375,25 @@ class GRPOTrainer(GenerativeRLTrainer):
         out = []
         for start in range(0, ids.shape[0], self.config.micro_batch_size):
             chunk = slice(start, start + self.config.micro_batch_size)
-            args = (ids[chunk].to(device), mask[chunk].to(device), width,
-                    self.config.temperature)
-            out.append(self._logps(model, *args).cpu())
+            out.append(self._logps(model, ids[chunk].to(device), mask[chunk].to(device),
+                                   width).cpu())
         return torch.cat(out)
 
-    def _logps(self, model: Any | None, ids: torch.Tensor, mask: torch.Tensor, width: int,
-               temperature: float) -> torch.Tensor:
+    def _prompt_width(self, rows_width: int, completion_width: int) -> int | None:
+        """What `completion_scores` needs to run shared prompts once (None: off)."""
+        return rows_width - completion_width if self.config.share_prompt_pass else None
+
+    def _logps(self, model: Any | None, ids: torch.Tensor, mask: torch.Tensor,
+               width: int) -> torch.Tensor:
+        options = {"temperature": self.config.temperature,
+                   "prompt_width": self._prompt_width(ids.shape[1], width)}
         if model is not None:
-            return completion_scores(model, ids, mask, width, temperature).logps
+            return completion_scores(model, ids, mask, width, **options).logps
         assert self.reference is not None
         if self.reference.shared:  # the LoRA policy with its adapter off
             with self.model.disable_adapter():
-                return completion_scores(self.model, ids, mask, width, temperature).logps
-        return completion_scores(self.reference.model, ids, mask, width, temperature).logps
+                return completion_scores(self.model, ids, mask, width, **options).logps
+        return completion_scores(self.reference.model, ids, mask, width, **options).logps
 
     # -- optimisation --------------------------------------------------------------------------
     def micro_batch_loss(self, batch: GRPORollout, micro: Sequence[int],
@@ -401,7 +411,8 @@ class GRPOTrainer(GenerativeRLTrainer):
         attention = batch.attention_mask[micro, :prompt_width + width].to(device)
         mask = batch.loss_mask[micro, :width].to(device)
         scores = completion_scores(self.model, ids, attention, width, cfg.temperature,
-                                   with_entropy=True)
+                                   with_entropy=True,
+                                   prompt_width=self._prompt_width(ids.shape[1], width))
         logps = scores.logps
         old = (batch.old_logps[micro, :width].to(device) if batch.old_logps is not None
                else logps.detach())

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -431,7 +432,7 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[Prompt], max_new_toke
     sampling = temperature > 0
     options: dict[str, Any] = {
         "max_new_tokens": max_new_tokens, "do_sample": sampling, "num_beams": 1,
-        "num_return_sequences": num_return_sequences, "use_cache": True,
+        "use_cache": True,
         "eos_token_id": stops or None, "pad_token_id": pad,
         "temperature": temperature if sampling else None,
         "top_p": top_p if sampling else None, "top_k": top_k if sampling else None}
@@ -443,7 +444,7 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[Prompt], max_new_toke
         for start in range(0, len(encoded), batch_size):
             ids, mask = pad_left(encoded[start:start + batch_size], pad)
             ids, mask = ids.to(device), mask.to(device)
-            out = model.generate(input_ids=ids, attention_mask=mask, **options)
+            out = sample_copies(model, ids, mask, num_return_sequences, options)
             rows_mask = mask.repeat_interleave(num_return_sequences, dim=0)
             chunks.append((out[:, :ids.shape[1]], rows_mask, out[:, ids.shape[1]:]))
     prompt_width = max(c[0].shape[1] for c in chunks)
@@ -466,6 +467,29 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[Prompt], max_new_toke
                       completion_mask=completion_mask, truncated=truncated, texts=texts,
                       prompt_index=[i for i in range(len(prompts))
                                     for _ in range(num_return_sequences)])
+
+
+def sample_copies(model: Any, ids: torch.Tensor, mask: torch.Tensor, copies: int,
+                  options: dict[str, Any]) -> torch.Tensor:
+    """`model.generate` of `copies` completions of every row (prompt-major rows, as
+    transformers' num_return_sequences orders them). With copies > 1 the prompt's columns but
+    its last go through the model once per prompt and their KV cache is copied to the copies:
+    transformers would run every copy's prompt. Models that are not plain transformers /
+    peft models (a wrapper with its own cache) take transformers' path."""
+    from transformers import PreTrainedModel
+
+    base = model.get_base_model() if is_peft(model) else model
+    if copies == 1 or ids.shape[1] < 2 or not isinstance(base, PreTrainedModel):
+        return model.generate(input_ids=ids, attention_mask=mask, num_return_sequences=copies,
+                              **options)
+    head_mask = mask[:, :-1]
+    head = model(input_ids=ids[:, :-1], attention_mask=head_mask,
+                 position_ids=position_ids_from_mask(head_mask), use_cache=True,
+                 logits_to_keep=1)
+    rows = torch.arange(ids.shape[0], device=ids.device).repeat_interleave(copies)
+    return model.generate(input_ids=ids[rows], attention_mask=mask[rows],
+                          **{cache_kwarg(model): select_rows(output_cache(head), rows)},
+                          **options)
 
 
 def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[Prompt],
@@ -524,6 +548,68 @@ def sequence_logprobs(model: Any, input_ids: torch.Tensor, attention_mask: torch
     if logits.shape[1] != input_ids.shape[1] - start:  # a model that ignores logits_to_keep
         logits = logits[:, start:]
     return logprobs_from_logits(logits, input_ids, completion_mask, temperature, start)
+
+
+# -- KV caches -------------------------------------------------------------------------------
+def select_rows(cache: Any, index: torch.Tensor) -> Any:
+    """A new KV cache holding rows `index` of `cache` (rows may repeat), which stays as it
+    was: the model appends to the copy in place."""
+    selected = copy.copy(cache)
+    selected.layers = [copy.copy(layer) for layer in cache.layers]
+    for layer in selected.layers:
+        layer.reorder_cache(index)  # index_select: new tensors on the copied layer only
+    return selected
+
+
+def cache_kwarg(model: Any) -> str:
+    """The keyword a transformers causal LM takes its KV cache under: `cache` (transformers
+    >= 5.24) or `past_key_values` (earlier)."""
+    base = model.get_base_model() if is_peft(model) else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters \
+        else "past_key_values"
+
+
+def output_cache(output: Any) -> Any:
+    """The KV cache a forward returned, whichever name the transformers version gives it."""
+    cache = output.get("cache") if "cache" in output else None
+    return cache if cache is not None else output.get("past_key_values")
+
+
+def shared_prompt_logits(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                         prompt_width: int) -> torch.Tensor | None:
+    """The logits that predict every completion token of [prompt | completion] rows (columns
+    `prompt_width` … T − 1; [rows, T − prompt_width, V]), with each distinct prompt run once.
+
+    GRPO's G completions of a prompt repeat its P columns G times; here the prompt goes through
+    the model once, its KV cache is copied to its rows (an index_select, so gradients flow back
+    through the copies into the one prompt pass) and only the completion columns run per row.
+    The same function as one pass over the whole rows, at (G − 1)·P fewer token positions.
+    None when no two rows share a prompt, when the model is gradient-checkpointed (it drops
+    caches while training) or when it returns no cache: call `forward_logits` then."""
+    if torch.is_grad_enabled() and any(getattr(module, "gradient_checkpointing", False) is True
+                                       for module in model.modules()):
+        return None
+    prompt_ids, prompt_mask = input_ids[:, :prompt_width], attention_mask[:, :prompt_width]
+    keys = torch.cat([prompt_ids, prompt_mask.to(prompt_ids.dtype)], dim=1)
+    distinct, row_prompt = torch.unique(keys, dim=0, return_inverse=True)
+    if distinct.shape[0] == input_ids.shape[0]:
+        return None
+    head_mask = distinct[:, prompt_width:].to(attention_mask.dtype)
+    head = model(input_ids=distinct[:, :prompt_width], attention_mask=head_mask,
+                 position_ids=position_ids_from_mask(head_mask), use_cache=True,
+                 logits_to_keep=1)
+    cache = output_cache(head)
+    if cache is None:
+        return None
+    first = head.logits[:, -1:][row_prompt]  # predicts each row's first completion token
+    tail_width = input_ids.shape[1] - prompt_width - 1
+    if tail_width == 0:
+        return first
+    mask = attention_mask[:, :-1]
+    tail = model(input_ids=input_ids[:, prompt_width:-1], attention_mask=mask,
+                 position_ids=position_ids_from_mask(mask)[:, prompt_width:], use_cache=True,
+                 **{cache_kwarg(model): select_rows(cache, row_prompt)})
+    return torch.cat([first, tail.logits], dim=1)
 
 
 class ReferencePolicy:

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from pathrl.errors import PathrlError
-from pathrl.llm.models import encode_prompt, forward_logits
+from pathrl.llm.models import encode_prompt, forward_logits, shared_prompt_logits
 from pathrl.rl.ppo_core import entropy_from_logits
 from pathrl.rl.trainer import Trainer
 
@@ -95,15 +95,31 @@ class TokenScores:
 def completion_scores(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                       completion_width: int, temperature: float = 1.0,
                       with_entropy: bool = False, with_hidden: bool = False,
-                      entropy_grad: bool = False) -> TokenScores:
+                      entropy_grad: bool = False, prompt_width: int | None = None
+                      ) -> TokenScores:
     """Log-probs (and optionally entropies and hidden states) of the last `completion_width`
     tokens of every row. Logits are divided by the sampling temperature, as TRL does, so the
     ratio and the KL are those of the distribution the completions were drawn from. The
-    entropy carries no gradient unless `entropy_grad` (an entropy bonus)."""
+    entropy carries no gradient unless `entropy_grad` (an entropy bonus).
+
+    `prompt_width`: rows are [prompt (that many columns) | completion] and rows that share a
+    prompt run its columns once (`shared_prompt_logits`: GRPO's G completions per prompt);
+    the same numbers as one pass over every row."""
     width = completion_width
-    extra = {"output_hidden_states": True} if with_hidden else {}
-    out = forward_logits(model, input_ids, attention_mask, logits_to_keep=width + 1, **extra)
-    logits = out.logits[:, :-1].float()
+    logits = None
+    if prompt_width is not None and not with_hidden:
+        if input_ids.shape[1] != prompt_width + width:
+            raise PathrlError(f"completion_scores: rows of {input_ids.shape[1]} columns are "
+                              f"not a {prompt_width}-column prompt + {width} completion tokens")
+        logits = shared_prompt_logits(model, input_ids, attention_mask, prompt_width)
+    hidden = None
+    if logits is None:
+        extra = {"output_hidden_states": True} if with_hidden else {}
+        out = forward_logits(model, input_ids, attention_mask, logits_to_keep=width + 1,
+                             **extra)
+        logits = out.logits[:, :-1]
+        hidden = out.hidden_states[-1][:, -width - 1:-1] if with_hidden else None
+    logits = logits.float()
     if temperature != 1.0:
         logits = logits / temperature
     targets = input_ids[:, -width:]
@@ -113,7 +129,6 @@ def completion_scores(model: Any, input_ids: torch.Tensor, attention_mask: torch
     if with_entropy or entropy_grad:
         with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
             entropy = entropy_from_logits(logits)
-    hidden = out.hidden_states[-1][:, -width - 1:-1] if with_hidden else None
     return TokenScores(logps, entropy, hidden)
 
 

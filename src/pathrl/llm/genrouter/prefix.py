@@ -23,8 +23,6 @@ policy with its adapter switched off (GRPO's reference).
 from __future__ import annotations
 
 import contextlib
-import copy
-import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +30,15 @@ import torch
 from torch import nn
 
 from pathrl.errors import PathrlError
-from pathrl.llm.models import eval_mode, is_peft, model_device, position_ids_from_mask
+from pathrl.llm.models import (
+    cache_kwarg,
+    eval_mode,
+    is_peft,
+    model_device,
+    output_cache,
+    position_ids_from_mask,
+    select_rows,
+)
 
 
 class PrefixedLM(nn.Module):
@@ -118,10 +124,14 @@ class PrefixedLM(nn.Module):
                 position_ids: torch.Tensor | None = None, use_cache: bool = False,
                 **kwargs: Any) -> Any:
         """The wrapped model's output on `input_ids` read after the prefix (logits of the
-        suffix positions only). `use_cache` returns the cache (prefix included)."""
-        for name in ("past_key_values", "cache"):
-            if kwargs.pop(name, None) is not None:
-                raise PathrlError("PrefixedLM.forward brings its own cache (the prefix)")
+        suffix positions only). `use_cache` returns the cache (prefix included). A cache
+        given (`past_key_values` / `cache`) must be one this model returned: it continues it,
+        and `attention_mask` / `position_ids` then cover the suffix columns it holds too."""
+        given = [kwargs.pop(name) for name in ("past_key_values", "cache") if name in kwargs]
+        cache = next((c for c in given if c is not None), None)
+        if cache is not None and attention_mask is None:
+            raise PathrlError("PrefixedLM.forward: a cache given needs the attention mask of "
+                              "the suffix columns it holds and of the new ones")
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         if position_ids is None:
@@ -129,7 +139,8 @@ class PrefixedLM(nn.Module):
         out = self.inner(input_ids=input_ids, attention_mask=self.full_mask(attention_mask),
                          position_ids=position_ids + self.prefix_length,
                          use_cache=True, **kwargs,
-                         **{self.cache_kwarg: self.prefix_cache(input_ids.shape[0])})
+                         **{self.cache_kwarg: cache if cache is not None
+                            else self.prefix_cache(input_ids.shape[0])})
         if not use_cache:  # the copied prefix is large: let it go now
             for name in ("cache", "past_key_values"):
                 if name in out:
@@ -154,27 +165,3 @@ class PrefixedLM(nn.Module):
                                   attention_mask=self.full_mask(attention_mask),
                                   **{self.cache_kwarg: self.prefix_cache(rows)}, **options)
         return out[:, self.prefix_length:]
-
-
-def select_rows(cache: Any, index: torch.Tensor) -> Any:
-    """A new KV cache holding rows `index` of `cache` (rows may repeat), which stays as it
-    was: the model appends to the copy in place."""
-    selected = copy.copy(cache)
-    selected.layers = [copy.copy(layer) for layer in cache.layers]
-    for layer in selected.layers:
-        layer.reorder_cache(index)  # index_select: new tensors on the copied layer only
-    return selected
-
-
-def cache_kwarg(model: Any) -> str:
-    """The keyword a transformers causal LM takes its KV cache under: `cache` (transformers
-    >= 5.24) or `past_key_values` (earlier)."""
-    base = model.get_base_model() if is_peft(model) else model
-    return "cache" if "cache" in inspect.signature(base.forward).parameters \
-        else "past_key_values"
-
-
-def output_cache(output: Any) -> Any:
-    """The KV cache a forward returned, whichever name the transformers version gives it."""
-    cache = output.get("cache") if "cache" in output else None
-    return cache if cache is not None else output.get("past_key_values")
