@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/grpo_step_time.py                  # pathrl only
     .venv/bin/python benchmarks/grpo_step_time.py --trl            # + TRL GRPOTrainer
+    .venv/bin/python benchmarks/grpo_step_time.py --whole-rows     # pathrl, no shared prompt
 
 The setup is the same for both: the policy (default: the packaged SmolLM2-135M-Instruct,
 saved once as a plain Hugging Face directory so TRL can load its reference from it), the
@@ -10,7 +11,9 @@ arithmetic task's prompts (system prompt + question), the `standard` rule reward
 tokens at temperature 1, beta 0.04 (a reference forward pass), one optimiser step per
 generation batch in micro-batches of `--micro-batch`, token-mean loss (TRL: dapo), float32
 weights on the CPU (`--bf16`: bfloat16 autocast in both trainers; `--device cuda`: both on the
-GPU, the clock read after a CUDA synchronisation). The first `--warmup`
+GPU, the clock read after a CUDA synchronisation). pathrl runs each prompt once per
+micro-batch (`share_prompt_pass`, docs/llm_rl.md "Each prompt once"); `--whole-rows` turns
+that off to show what it saves. The first `--warmup`
 steps are left out of the timing. Prints one JSON object: the setup, and per trainer the
 seconds per step (mean, median, each step), for pathrl split into rollout (generation +
 rewards + reference) and optimisation; completion tokens per second.

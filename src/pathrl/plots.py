@@ -113,8 +113,10 @@ def group_bars(report: dict, dimension: str, out: str | Path) -> Path:
 
 
 def training_curves(log: str | Path, out: str | Path, title: str = "",
-                    keys: tuple[str, ...] | None = None) -> Path:
-    """Small multiples of a run log's main signals (metrics.jsonl or sft_metrics.jsonl)."""
+                    keys: tuple[str, ...] | None = None,
+                    targets: dict[str, float] | None = None) -> Path:
+    """Small multiples of a run log's main signals (metrics.jsonl or sft_metrics.jsonl);
+    `targets` draws a dashed line at a metric's target (the KL controller's, say)."""
     from pathrl.rl.logging import read_jsonl
 
     records = read_jsonl(log)
@@ -130,6 +132,10 @@ def training_curves(log: str | Path, out: str | Path, title: str = "",
         for ax, key in zip(axes.flat, keys, strict=False):
             pts = [(r["step"], r[key]) for r in records if r.get(key) is not None]
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", lw=1)
+            if targets and targets.get(key) is not None:
+                ax.axhline(targets[key], color="#C44E52", ls="--", lw=1,
+                           label=f"target {targets[key]:g}")
+                ax.legend(fontsize=7, loc="best")
             ax.set_title(key, fontsize=9)
             ax.grid(alpha=0.3)
         for ax in list(axes.flat)[len(keys):]:

@@ -311,6 +311,7 @@ def test_cli_grpo_writes_its_run_refuses_to_overwrite_and_resumes(tiny_lm_dir, t
     assert summary["steps"] == 2 and "eval/format_rate" in summary["initial_eval"]
     assert summary["config"]["rewards"] == "simple"
     assert "rewards/strict_format_reward/mean" in read_jsonl(out / "metrics.jsonl")[0]
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     again = runner.invoke(app, args)
     assert isinstance(again.exception, PathrlError)
     resumed = runner.invoke(app, ["llm", "grpo", "--out", str(out), "--resume", "--set",

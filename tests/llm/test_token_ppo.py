@@ -205,6 +205,8 @@ def test_cli_ppo_with_rule_rewards_writes_its_run(tiny_lm_dir, tmp_path):  # noq
     assert summary["steps"] == 2 and "eval/exact_match" in summary["final_eval"]
     assert (out / "model" / "value_head.safetensors").is_file()
     assert "objective/scores" in json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert summary["curves"] == str(out / "curves.png") and "curves.png" in result.output
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_bf16_autocast_keeps_the_value_head_in_float32(tiny_lm_dir, tmp_path):  # noqa: F811
@@ -229,3 +231,22 @@ def test_docs_describe_every_config_field_and_metric():
     for name in TOKEN_PPO_METRICS:
         if name != "step" and not name.startswith(("eval/", "completions/")):
             assert f"`{name}`" in ppo_part, name
+
+
+def test_the_curves_mark_the_kl_target(tmp_path):
+    from pathrl.llm.ppo import TokenPPOConfig, TokenPPOTrainer
+    from pathrl.plots import training_curves
+
+    trainer = TokenPPOTrainer.__new__(TokenPPOTrainer)  # curve_targets reads the config only
+    trainer.config = TokenPPOConfig(kl_target=4.0)
+    assert trainer.curve_targets() == {"objective/kl": 4.0}
+    trainer.config = TokenPPOConfig(kl_target=None)
+    assert trainer.curve_targets() == {}
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(json.dumps({"step": i, "objective/kl": 0.5 * i}) + "\n"
+                           for i in range(6)))
+    keys = ("objective/kl",)
+    plain = training_curves(log, tmp_path / "plain.png", keys=keys).read_bytes()
+    marked = training_curves(log, tmp_path / "marked.png", keys=keys,
+                             targets={"objective/kl": 4.0}).read_bytes()
+    assert plain[:4] == marked[:4] == b"\x89PNG" and plain != marked  # the target line is drawn

@@ -38,7 +38,8 @@ ResumeOpt = Annotated[bool, typer.Option(
     "--resume", help="Continue the run in OUT from its latest checkpoint, with its "
                      "config.yaml (and --set overrides, e.g. more max_steps).")]
 
-TRAIN_OUTPUTS = ("model", "metrics.jsonl", "summary.json", "config.yaml", "checkpoints", "tb")
+TRAIN_OUTPUTS = ("model", "metrics.jsonl", "summary.json", "config.yaml", "checkpoints", "tb",
+                 "curves.png")
 EVAL_OUTPUTS = ("report.json", "report.txt")
 SHOWN = ("loss", "eval_loss", "eval_token_accuracy", "accuracy", "eval_accuracy",
          "rewards/margins", "rewards/accuracies", "eval_rewards/accuracies",
@@ -122,6 +123,8 @@ def _report(summary: Any, out: Path, score: str) -> None:
         console.print(f"[yellow]stopped early:[/] {summary.stop_reason}")
     console.print(f"{summary.steps} steps in {summary.wall_s:.0f} s; model saved to "
                   f"[bold]{out / 'model'}[/], log {out / 'metrics.jsonl'}")
+    if getattr(summary, "curves", None):
+        console.print(f"curves: {summary.curves}")
 
 
 OutSft = Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
@@ -211,7 +214,7 @@ def grpo_cmd(config: ConfigOpt = None, sets: SetOpt = None, model: ModelOpt = No
              resume: ResumeOpt = False) -> None:
     """GRPO with the task's rule rewards (`rewards` preset): G sampled completions per
     prompt, group-normalised advantages, KL to the frozen starting policy, the live doctor.
-    Writes OUT/model, metrics.jsonl, summary.json, config.yaml, checkpoints."""
+    Writes OUT/model, metrics.jsonl, curves.png, summary.json, config.yaml, checkpoints."""
     from pathrl.llm.grpo import GRPOConfig, run_grpo
 
     cfg = _train_config(GRPOConfig, config, sets, model, out, force, resume)

@@ -287,6 +287,10 @@ class GRPOTrainer(GenerativeRLTrainer):
     logs every step to `<out_dir>/metrics.jsonl` (+ TensorBoard), checkpoints to
     `<out_dir>/checkpoints/`, and saves the shipped policy to `<out_dir>/model`."""
 
+    curve_keys = ("reward", "reward_std", "frac_reward_zero_std", "kl", "entropy",
+                  "completions/mean_length", "completions/clipped_ratio", "grad_norm",
+                  "clip_ratio/region_mean", "eval/exact_match", "eval/format_rate")
+
     def __init__(self, model: Any, tokenizer: Any,
                  rewards: RewardSet | Sequence[RewardFunction | tuple[RewardFunction, float]],
                  train_rows: Sequence[Row], config: GRPOConfig, out_dir: str | Path, *,

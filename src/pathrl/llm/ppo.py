@@ -293,6 +293,15 @@ class TokenPPOTrainer(GenerativeRLTrainer):
     logs to `<out_dir>/metrics.jsonl`, checkpoints to `<out_dir>/checkpoints/` and saves the
     policy with its value head to `<out_dir>/model`."""
 
+    curve_keys = ("objective/scores", "objective/kl", "kl_coef", "objective/rlhf_reward",
+                  "kl", "policy/approxkl_avg", "policy/clipfrac_avg", "explained_variance",
+                  "loss/value_avg", "completions/mean_length", "eval/exact_match",
+                  "eval/format_rate")
+
+    def curve_targets(self) -> dict[str, float]:
+        return ({"objective/kl": self.config.kl_target}
+                if self.config.kl_target is not None else {})
+
     def __init__(self, policy: PolicyWithValueHead, tokenizer: Any,
                  reward: Scorer | RewardScorer | RewardSet,
                  train_rows: Sequence[Row], config: TokenPPOConfig, out_dir: str | Path, *,

@@ -234,6 +234,8 @@ class RLSummary:
     """The live doctor's findings."""
     model_dir: str
     config: dict[str, Any]
+    curves: str | None = None
+    """OUT/curves.png: the run's main signals step by step (None when nothing was logged)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -251,6 +253,12 @@ class GenerativeRLTrainer(Trainer):
     config: Any
     evaluator: Evaluator | None
     tokenizer: Any
+    curve_keys: tuple[str, ...] = ()
+    """The metrics OUT/curves.png plots, in this order (those the log has)."""
+
+    def curve_targets(self) -> dict[str, float]:
+        """Dashed target lines on the curves (metric -> value)."""
+        return {}
 
     def _init_eval_state(self) -> None:
         self.initial_eval: dict[str, float] = {}
@@ -323,6 +331,7 @@ class GenerativeRLTrainer(Trainer):
         start = time.perf_counter()
         result = self.train(resume=resume, progress=progress)
         wall = time.perf_counter() - start
+        curves = self.draw_curves()
         return RLSummary(
             steps=result.steps, steps_run=result.steps_run, wall_s=wall,
             seconds_per_step=result.wall_s / max(result.steps_run, 1),
@@ -330,7 +339,18 @@ class GenerativeRLTrainer(Trainer):
             final_eval=self.final_eval, last_metrics=self.last_metrics,
             kept_step=result.kept.step if result.kept is not None else None,
             findings=result.findings, model_dir=str(self.out_dir / "model"),
-            config=asdict(self.config))
+            config=asdict(self.config), curves=str(curves) if curves else None)
+
+    def draw_curves(self) -> Path | None:
+        """OUT/curves.png from OUT/metrics.jsonl (main process only; None without a log)."""
+        log = self.out_dir / f"{self.settings.metrics_name}.jsonl"
+        if not self.is_main_process or not log.is_file() or not log.stat().st_size:
+            return None
+        from pathrl.plots import training_curves
+
+        return training_curves(log, self.out_dir / "curves.png",
+                               title=f"{type(self).__name__}: {self.out_dir.name}",
+                               keys=self.curve_keys or None, targets=self.curve_targets())
 
 
 def rl_data(data: Any) -> tuple[list[Row], list[Any]]:
