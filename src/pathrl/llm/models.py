@@ -482,14 +482,10 @@ def sample_copies(model: Any, ids: torch.Tensor, mask: torch.Tensor, copies: int
     if copies == 1 or ids.shape[1] < 2 or not isinstance(base, PreTrainedModel):
         return model.generate(input_ids=ids, attention_mask=mask, num_return_sequences=copies,
                               **options)
-    head_mask = mask[:, :-1]
-    head = model(input_ids=ids[:, :-1], attention_mask=head_mask,
-                 position_ids=position_ids_from_mask(head_mask), use_cache=True,
-                 logits_to_keep=1)
+    _last_logits, cache = prompt_pass(model, ids[:, :-1], mask[:, :-1])
     rows = torch.arange(ids.shape[0], device=ids.device).repeat_interleave(copies)
     return model.generate(input_ids=ids[rows], attention_mask=mask[rows],
-                          **{cache_kwarg(model): select_rows(output_cache(head), rows)},
-                          **options)
+                          **{cache_kwarg(model): select_rows(cache, rows)}, **options)
 
 
 def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[Prompt],
@@ -575,6 +571,14 @@ def output_cache(output: Any) -> Any:
     return cache if cache is not None else output.get("past_key_values")
 
 
+def prompt_pass(model: Any, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, Any]:
+    """One forward over left-padded prompts: (logits of the last column [rows, 1, V], the KV
+    cache to continue from; None if the model returns none)."""
+    out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids_from_mask(mask),
+                use_cache=True, logits_to_keep=1)
+    return out.logits[:, -1:], output_cache(out)
+
+
 def shared_prompt_logits(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                          prompt_width: int) -> torch.Tensor | None:
     """The logits that predict every completion token of [prompt | completion] rows (columns
@@ -594,14 +598,11 @@ def shared_prompt_logits(model: Any, input_ids: torch.Tensor, attention_mask: to
     distinct, row_prompt = torch.unique(keys, dim=0, return_inverse=True)
     if distinct.shape[0] == input_ids.shape[0]:
         return None
-    head_mask = distinct[:, prompt_width:].to(attention_mask.dtype)
-    head = model(input_ids=distinct[:, :prompt_width], attention_mask=head_mask,
-                 position_ids=position_ids_from_mask(head_mask), use_cache=True,
-                 logits_to_keep=1)
-    cache = output_cache(head)
+    last_logits, cache = prompt_pass(model, distinct[:, :prompt_width],
+                                     distinct[:, prompt_width:].to(attention_mask.dtype))
     if cache is None:
         return None
-    first = head.logits[:, -1:][row_prompt]  # predicts each row's first completion token
+    first = last_logits[row_prompt]  # predicts each row's first completion token
     tail_width = input_ids.shape[1] - prompt_width - 1
     if tail_width == 0:
         return first
