@@ -5,6 +5,7 @@ the circuit breaker, adaptive beta, exact resume, the doctor's view."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -209,6 +210,33 @@ def test_cli_ppo_with_rule_rewards_writes_its_run(tiny_lm_dir, tmp_path):  # noq
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_cli_ppo_with_a_reward_model_logs_its_held_out_score(tiny_lm_dir, tmp_path):  # noqa: F811
+    from typer.testing import CliRunner
+
+    from pathrl.cli import app
+    from pathrl.llm.reward_model import RewardModel
+
+    torch.manual_seed(0)
+    reward_model, tokenizer = RewardModel.from_backbone(str(tiny_lm_dir), device="cpu")
+    reward_model.save_pretrained(tmp_path / "rm", tokenizer)
+    out = tmp_path / "run"
+    args = ["llm", "ppo", "--model", str(tiny_lm_dir), "--out", str(out)]
+    for item in ("device=cpu", "total_steps=2", "prompts_per_step=2", "max_completion_length=4",
+                 "eval_every=1", "ppo_epochs=1", "data.n_train=4", "data.n_eval=2",
+                 "data.n_test=2", "data.langs=en", f"reward_model={tmp_path / 'rm'}"):
+        args += ["--set", item]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    rows = log(out)
+    evaluated = [row for row in rows if "eval/reward_model_score" in row]
+    assert [row["step"] for row in evaluated] == [0, 1]
+    assert summary["final_eval"]["eval/reward_model_score"] == evaluated[-1][
+        "eval/reward_model_score"]
+    assert all(math.isfinite(row["eval/reward_model_score"]) for row in evaluated)
+    assert rows[0]["objective/scores"] != 0.0  # the reward model scored the rollouts
+
+
 def test_bf16_autocast_keeps_the_value_head_in_float32(tiny_lm_dir, tmp_path):  # noqa: F811
     trainer = trainer_for(tiny_lm_dir, tmp_path, bf16=True, total_steps=1)
     with trainer.autocast():
@@ -250,3 +278,30 @@ def test_the_curves_mark_the_kl_target(tmp_path):
     marked = training_curves(log, tmp_path / "marked.png", keys=keys,
                              targets={"objective/kl": 4.0}).read_bytes()
     assert plain[:4] == marked[:4] == b"\x89PNG" and plain != marked  # the target line is drawn
+
+
+def test_a_reward_model_adds_its_score_of_the_greedy_held_out_completions(
+        tiny_lm_dir, tmp_path):  # noqa: F811
+    from pathrl.llm.models import generate_texts, load_policy
+    from pathrl.llm.rollout import task_evaluator
+    from pathrl.llm.tasks import generate_problems, to_messages
+
+    problems = generate_problems(3, seed=2, langs=("en",), difficulties=(1,))
+    seen: list[tuple[list, list]] = []
+
+    def scorer(prompts, completions):
+        seen.append((prompts, completions))
+        return digit_score(prompts, completions)
+
+    model, tokenizer = load_policy(str(tiny_lm_dir), device="cpu")
+    with_scores = task_evaluator(problems, max_new_tokens=6, batch_size=2,
+                                 scorer=scorer)(model, tokenizer)
+    plain = task_evaluator(problems, max_new_tokens=6)(model, tokenizer)
+    prompts = [to_messages(p) for p in problems]
+    texts = generate_texts(model, tokenizer, prompts, max_new_tokens=6)
+    assert [p for batch, _ in seen for p in batch] == prompts  # 2 + 1: every problem once
+    assert [t for _, batch in seen for t in batch] == texts
+    expected = sum(digit_score(prompts, texts)) / len(texts)
+    assert with_scores["eval/reward_model_score"] == pytest.approx(expected)
+    assert "eval/reward_model_score" not in plain
+    assert {k: v for k, v in with_scores.items() if k != "eval/reward_model_score"} == plain

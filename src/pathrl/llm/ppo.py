@@ -295,8 +295,8 @@ class TokenPPOTrainer(GenerativeRLTrainer):
 
     curve_keys = ("objective/scores", "objective/kl", "kl_coef", "objective/rlhf_reward",
                   "kl", "policy/approxkl_avg", "policy/clipfrac_avg", "explained_variance",
-                  "loss/value_avg", "completions/mean_length", "eval/exact_match",
-                  "eval/format_rate")
+                  "loss/value_avg", "completions/mean_length", "eval/reward_model_score",
+                  "eval/exact_match", "eval/format_rate")
 
     def curve_targets(self) -> dict[str, float]:
         return ({"objective/kl": self.config.kl_target}
@@ -589,7 +589,9 @@ def run_token_ppo(config: TokenPPOConfig, out_dir: str | Path, resume: bool = Fa
     else:
         reward = reward_set(config.rewards)
     rows, held_out = rl_data(config.data)
-    evaluator = (task_evaluator(held_out, config.max_completion_length, config.eval_batch_size)
+    rm_score = reward.score if isinstance(reward, RewardScorer) else None
+    evaluator = (task_evaluator(held_out, config.max_completion_length, config.eval_batch_size,
+                                scorer=rm_score)
                  if held_out and config.eval_every else None)
     trainer = TokenPPOTrainer(policy, tokenizer, reward, rows, config, out_dir,
                               evaluator=evaluator, callbacks=callbacks)

@@ -173,11 +173,14 @@ def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
 
 
-def task_evaluator(problems: Sequence[Any], max_new_tokens: int,
-                   batch_size: int = 32) -> Callable[[Any, Any], dict[str, float]]:
+def task_evaluator(problems: Sequence[Any], max_new_tokens: int, batch_size: int = 32,
+                   scorer: Callable[[list[Any], list[str]], Sequence[float]] | None = None,
+                   ) -> Callable[[Any, Any], dict[str, float]]:
     """The arithmetic task's evaluation block (`pathrl.llm.evaluate`) as an evaluator of a
     policy: greedy completions of the held-out `problems`, lengths in tokens, the metrics
-    under `eval/` (`eval/exact_match`, `eval/format_rate`, ... overall and per language)."""
+    under `eval/` (`eval/exact_match`, `eval/format_rate`, ... overall and per language).
+    `scorer` (a reward model's `score`): also `eval/reward_model_score`, the mean score of
+    those greedy completions (the same prompts every time, so a trend is not sampling noise)."""
     if not problems:
         raise PathrlError("no held-out problems to evaluate")
 
@@ -185,16 +188,24 @@ def task_evaluator(problems: Sequence[Any], max_new_tokens: int,
         from pathrl.llm.evaluate import evaluate
         from pathrl.llm.models import generate_texts
 
+        scores: list[float] = []
+
         def complete(prompts: list[Any]) -> list[str]:
-            return generate_texts(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
-                                  batch_size=batch_size)
+            texts = generate_texts(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
+                                   batch_size=batch_size)
+            if scorer is not None:
+                scores.extend(float(s) for s in scorer(list(prompts), list(texts)))
+            return texts
 
         def count_tokens(text: str) -> int:
             return len(tokenizer(text, add_special_tokens=False).input_ids)
 
         report = evaluate(list(problems), complete, batch_size=batch_size,
                           count_tokens=count_tokens)
-        return report.metrics(prefix="eval/")
+        metrics = report.metrics(prefix="eval/")
+        if scorer is not None:
+            metrics["eval/reward_model_score"] = sum(scores) / max(len(scores), 1)
+        return metrics
 
     return run
 

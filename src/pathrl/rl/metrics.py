@@ -205,6 +205,8 @@ TOKEN_PPO_METRICS: dict[str, str] = {
         "completions/clipped_ratio", "completions/mean_terminated_length",
         "completions/min_terminated_length", "completions/max_terminated_length")},
     **_LLM_EVAL_METRICS,
+    "eval/reward_model_score": "With a reward model: its mean score of the greedy held-out "
+                               "completions (the same prompts at every evaluation).",
 }
 
 
