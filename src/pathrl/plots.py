@@ -112,14 +112,25 @@ def group_bars(report: dict, dimension: str, out: str | Path) -> Path:
         return save_png(fig, out)
 
 
+def curve_series(records: list[dict], key: str,
+                 start: float | None = None) -> list[tuple[float, float]]:
+    """(step, value) points of `key` in a run log; `start` (the evaluation before the first
+    step) comes first, at step −1: a step's row holds the state after that step's update."""
+    points = [(-1.0, float(start))] if start is not None else []
+    return points + [(r["step"], r[key]) for r in records if r.get(key) is not None]
+
+
 def training_curves(log: str | Path, out: str | Path, title: str = "",
                     keys: tuple[str, ...] | None = None,
-                    targets: dict[str, float] | None = None) -> Path:
+                    targets: dict[str, float] | None = None,
+                    starts: dict[str, float] | None = None) -> Path:
     """Small multiples of a run log's main signals (metrics.jsonl or sft_metrics.jsonl);
-    `targets` draws a dashed line at a metric's target (the KL controller's, say)."""
+    `targets` draws a dashed line at a metric's target (the KL controller's, say); `starts`
+    adds the evaluation before training (metric -> value) as an open point at step −1."""
     from pathrl.rl.logging import read_jsonl
 
     records = read_jsonl(log)
+    starts = starts or {}
     default = ("reward_mean", "exact_match", "greedy_exact_match", "approx_kl", "kl_to_ref",
                "value_loss", "entropy", "clip_fraction", "train_loss", "val_exact_match",
                "val_via_accuracy", "via_null_rate_pred")
@@ -130,11 +141,15 @@ def training_curves(log: str | Path, out: str | Path, title: str = "",
     with figure(figsize=(4 * cols, 2.6 * rows)) as fig:
         axes = fig.subplots(rows, cols, squeeze=False)
         for ax, key in zip(axes.flat, keys, strict=False):
-            pts = [(r["step"], r[key]) for r in records if r.get(key) is not None]
+            pts = curve_series(records, key, starts.get(key))
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", lw=1)
+            if key in starts:
+                ax.plot([-1], [starts[key]], marker="o", mfc="none", color="#C44E52", ls="",
+                        label="before training")
             if targets and targets.get(key) is not None:
                 ax.axhline(targets[key], color="#C44E52", ls="--", lw=1,
                            label=f"target {targets[key]:g}")
+            if key in starts or (targets and targets.get(key) is not None):
                 ax.legend(fontsize=7, loc="best")
             ax.set_title(key, fontsize=9)
             ax.grid(alpha=0.3)

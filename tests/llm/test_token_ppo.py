@@ -280,6 +280,23 @@ def test_the_curves_mark_the_kl_target(tmp_path):
     assert plain[:4] == marked[:4] == b"\x89PNG" and plain != marked  # the target line is drawn
 
 
+def test_the_curves_start_with_the_evaluation_before_training(tmp_path):
+    from pathrl.plots import curve_series, training_curves
+
+    records = [{"step": 0, "loss": 2.0}, {"step": 1, "eval/score": 0.5, "loss": 1.0},
+               {"step": 2, "loss": 0.5}, {"step": 3, "eval/score": 0.9}]
+    assert curve_series(records, "eval/score") == [(1, 0.5), (3, 0.9)]
+    assert curve_series(records, "eval/score", start=0.1) == [(-1.0, 0.1), (1, 0.5), (3, 0.9)]
+    assert curve_series(records, "loss", start=None) == [(0, 2.0), (1, 1.0), (2, 0.5)]
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    keys = ("eval/score", "loss")
+    plain = training_curves(log, tmp_path / "plain.png", keys=keys).read_bytes()
+    started = training_curves(log, tmp_path / "started.png", keys=keys,
+                              starts={"eval/score": 0.1}).read_bytes()
+    assert plain != started
+
+
 def test_a_reward_model_adds_its_score_of_the_greedy_held_out_completions(
         tiny_lm_dir, tmp_path):  # noqa: F811
     from pathrl.llm.models import generate_texts, load_policy

@@ -361,7 +361,8 @@ class GenerativeRLTrainer(Trainer):
 
         return training_curves(log, self.out_dir / "curves.png",
                                title=f"{type(self).__name__}: {self.out_dir.name}",
-                               keys=self.curve_keys or None, targets=self.curve_targets())
+                               keys=self.curve_keys or None, targets=self.curve_targets(),
+                               starts=self.initial_eval)
 
 
 def rl_data(data: Any) -> tuple[list[Row], list[Any]]:
