@@ -110,3 +110,26 @@ def test_default_pairs_come_from_the_arithmetic_task():
     assert len(train) == 10 and len(held_out) == 5
     assert all(p.chosen != p.rejected for p in train)
     assert all(p.chosen.startswith("<reasoning>") for p in train)
+
+
+def test_pairs_can_differ_in_correctness_only():
+    from pathrl.llm.rewards import answer_integer, is_strict_format
+    from pathrl.llm.training import TaskDataConfig
+
+    kinds = ["wrong_answer", "near_miss"]
+    train, _ = preference_examples(TaskDataConfig(n_train=12, n_eval=2, n_test=3,
+                                                  rejection_kinds=kinds))
+    assert len(train) == 12
+    for pair in train:  # both in the strict format, only the number differs
+        assert is_strict_format(pair.chosen) and is_strict_format(pair.rejected)
+        assert answer_integer(pair.chosen) != answer_integer(pair.rejected)
+    everything, _ = preference_examples(TaskDataConfig(n_train=12, n_eval=2, n_test=3))
+    assert any(not is_strict_format(p.rejected) for p in everything)  # the default mixes forms
+
+
+@pytest.mark.parametrize("kinds, message", [(["nope"], "unknown nope"), ([], "none given")])
+def test_unknown_rejection_kinds_are_one_clear_error(kinds, message):
+    from pathrl.llm.training import TaskDataConfig
+
+    with pytest.raises(PathrlError, match=message):
+        TaskDataConfig(rejection_kinds=kinds)

@@ -27,6 +27,7 @@ import torch
 from pathrl.config import ConfigChecks
 from pathrl.errors import PathrlError
 from pathrl.llm.models import LoraSettings, model_device, trainable_parameters
+from pathrl.llm.tasks import REJECTION_KINDS
 from pathrl.rl.parallel import DataParallel
 from pathrl.rl.trainer import LoopSettings, StepResult, Trainer, TrainerCallback
 
@@ -53,6 +54,10 @@ class TaskDataConfig:
     """Problem languages (en, zh)."""
     difficulties: list[int] = field(default_factory=lambda: [1, 2, 3])
     """Difficulties (1: two operations … 3: four)."""
+    rejection_kinds: list[str] = field(default_factory=lambda: list(REJECTION_KINDS))
+    """How the generated preference pairs' rejected answers are broken (reward model, DPO),
+    taking turns: wrong_answer, near_miss (the number wrong, the format kept), no_tags,
+    truncated, verbose_answer (the number kept, the form broken)."""
     train_file: str | None = None
     """JSONL of training rows instead of the generated task: SFT rows are
     {"prompt", "completion"} or {"messages"}; preference rows {"prompt", "chosen",
@@ -66,6 +71,11 @@ class TaskDataConfig:
                 raise PathrlError(f"data.{name} must be >= 0, got {getattr(self, name)}")
         if self.train_file is None and self.n_train < 1:
             raise PathrlError("data.n_train must be >= 1")
+        unknown = sorted(set(self.rejection_kinds) - set(REJECTION_KINDS))
+        if unknown or not self.rejection_kinds:
+            what = f"unknown {', '.join(unknown)}" if unknown else "none given"
+            raise PathrlError(f"data.rejection_kinds: {what} (choose from "
+                              f"{', '.join(REJECTION_KINDS)})")
 
 
 @dataclass
@@ -501,7 +511,7 @@ def preference_examples(data: TaskDataConfig) -> tuple[list[Preference], list[Pr
 
     def pairs(chunk: Sequence[Any], seed: int) -> list[Preference]:
         return [Preference(list(p.prompt), p.chosen, p.rejected)
-                for p in preference_pairs(chunk, seed=seed)]
+                for p in preference_pairs(chunk, seed=seed, kinds=data.rejection_kinds)]
 
     return pairs(problems.train, data.seed), pairs(problems.eval, data.seed + 1)
 
