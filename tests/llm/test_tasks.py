@@ -11,6 +11,7 @@ import pytest
 
 from pathrl.errors import PathrlError
 from pathrl.llm.tasks import (
+    DEFAULT_REJECTION_KINDS,
     DIFFICULTIES,
     DOMAINS,
     REJECTION_KINDS,
@@ -231,7 +232,7 @@ def test_preference_pairs_mix_rejection_kinds_and_are_seeded(problems: list[Prob
     assert [p.rejection for p in pairs] != [p.rejection for p in
                                            preference_pairs(problems[:100], seed=3)]
     kinds = Counter(p.rejection for p in pairs)
-    assert set(kinds) == set(REJECTION_KINDS)
+    assert set(kinds) == set(DEFAULT_REJECTION_KINDS)  # wrong_result only when asked
     assert max(kinds.values()) - min(kinds.values()) <= 1
     by_id = {p.id: p for p in problems}
     for pair in pairs:
@@ -243,6 +244,31 @@ def test_preference_pairs_mix_rejection_kinds_and_are_seeded(problems: list[Prob
         assert row["rejected"] == [{"role": "assistant", "content": pair.rejected}]
     with pytest.raises(TaskError, match="unknown rejection kind"):
         preference_pairs(problems[:3], kinds=("rude",))
+
+
+def test_a_wrong_result_rejection_changes_the_last_computation_too(
+        problems: list[Problem]) -> None:
+    assert set(REJECTION_KINDS) - set(DEFAULT_REJECTION_KINDS) == {"wrong_result"}
+    pairs = preference_pairs(problems[:40], seed=0, kinds=("wrong_result",))
+    assert {p.rejection for p in pairs} == {"wrong_result"}
+    by_id = {p.id: p for p in problems}
+    for pair in pairs:
+        gold = by_id[pair.problem_id].answer
+        answer = int(re.findall(r"<answer>\n(.*)\n</answer>", pair.rejected)[0])
+        assert abs(answer - gold) >= 3
+        results = [int(r) for r in re.findall(r"=\s*(\d+)(?![\d.])", pair.rejected)]
+        gold_results = [int(r) for r in re.findall(r"=\s*(\d+)(?![\d.])", pair.chosen)]
+        # the reasoning is consistent with its (wrong) answer: the last result is the answer,
+        # every earlier result is the chosen solution's
+        assert results[-1] == answer and gold_results[-1] == gold
+        assert results[:-1] == gold_results[:-1]
+        closing = pair.rejected.split("\n")[-5]  # "The answer is …" / "所以答案是…"
+        assert str(answer) in closing and not re.search(rf"(?<!\d){gold}(?!\d)", closing)
+    plain = preference_pairs(problems[:40], seed=0, kinds=("wrong_answer",))
+    for pair in plain:  # wrong_answer leaves the right result in the reasoning's last line
+        gold = by_id[pair.problem_id].answer
+        results = [int(r) for r in re.findall(r"=\s*(\d+)(?![\d.])", pair.rejected)]
+        assert results[-1] == gold
 
 
 def test_rejected_completions_break_what_their_kind_says(problems: list[Problem]) -> None:

@@ -1006,10 +1006,16 @@ def sft_row(problem: Problem) -> dict[str, object]:
 # --------------------------------------------------------------------------- preferences
 
 #: How a rejected completion is broken. `wrong_answer` and `near_miss` keep the format and get
-#: the number wrong (far off / off by one); the other three keep the number and break the form.
+#: the number wrong (far off / off by one) in the closing sentence and the answer block, while
+#: the reasoning's last line still shows the right result: a reward model can tell them by
+#: that contradiction alone. `wrong_result` also changes the last line's result (far off, like
+#: wrong_answer), so only that line's arithmetic gives it away. `no_tags`, `truncated` and
+#: `verbose_answer` keep the number and break the form.
 REJECTION_KINDS: tuple[str, ...] = (
-    "wrong_answer", "near_miss", "no_tags", "truncated", "verbose_answer"
+    "wrong_answer", "near_miss", "no_tags", "truncated", "verbose_answer", "wrong_result"
 )
+#: The default mix of `preference_pairs` (and of the reward model's and DPO's generated data).
+DEFAULT_REJECTION_KINDS: tuple[str, ...] = REJECTION_KINDS[:5]
 
 
 @dataclass(frozen=True)
@@ -1035,15 +1041,26 @@ def _replace_last(text: str, old: str, new: str) -> str:
     return f"{head}{new}{tail}" if sep else text
 
 
+def _replace_last_result(text: str, answer: int, wrong: int) -> str:
+    """The last "= answer" of the worked solution (its final computation) with "= wrong"."""
+    matches = list(re.finditer(rf"=\s*{answer}(?![\d.])", text))
+    if not matches:
+        return text
+    last = matches[-1]
+    return f"{text[:last.start()]}= {wrong}{text[last.end():]}"
+
+
 def _rejected(problem: Problem, kind: str, rng: random.Random) -> str:
     answer = problem.answer
-    if kind in ("wrong_answer", "near_miss"):
+    if kind in ("wrong_answer", "near_miss", "wrong_result"):
         if kind == "near_miss":
             wrong = answer + rng.choice((-1, 1)) if answer > 0 else answer + 1
         else:
             delta = rng.randint(3, max(3, abs(answer) // 2 + 3))
             wrong = answer + delta if rng.random() < 0.5 or answer - delta < 0 else answer - delta
         reasoning = _replace_last(problem.solution, str(answer), str(wrong))
+        if kind == "wrong_result":
+            reasoning = _replace_last_result(reasoning, answer, wrong)
         return format_completion(reasoning, wrong)
     if kind == "no_tags":
         return f"{problem.solution}\n{answer}"
@@ -1059,7 +1076,7 @@ def _rejected(problem: Problem, kind: str, rng: random.Random) -> str:
 
 
 def preference_pairs(problems: Iterable[Problem], seed: int = 0,
-                     kinds: Sequence[str] = REJECTION_KINDS) -> list[PreferencePair]:
+                     kinds: Sequence[str] = DEFAULT_REJECTION_KINDS) -> list[PreferencePair]:
     """One pair per problem; the rejection kinds take turns in a seeded order (an even mix)."""
     _check_choice("rejection kind", list(kinds), REJECTION_KINDS)
     rng = random.Random(f"pathrl.llm.pairs:{seed}")

@@ -27,7 +27,7 @@ import torch
 from pathrl.config import ConfigChecks
 from pathrl.errors import PathrlError
 from pathrl.llm.models import LoraSettings, model_device, trainable_parameters
-from pathrl.llm.tasks import REJECTION_KINDS
+from pathrl.llm.tasks import DEFAULT_REJECTION_KINDS, REJECTION_KINDS
 from pathrl.rl.parallel import DataParallel
 from pathrl.rl.trainer import LoopSettings, StepResult, Trainer, TrainerCallback
 
@@ -54,10 +54,12 @@ class TaskDataConfig:
     """Problem languages (en, zh)."""
     difficulties: list[int] = field(default_factory=lambda: [1, 2, 3])
     """Difficulties (1: two operations … 3: four)."""
-    rejection_kinds: list[str] = field(default_factory=lambda: list(REJECTION_KINDS))
+    rejection_kinds: list[str] = field(default_factory=lambda: list(DEFAULT_REJECTION_KINDS))
     """How the generated preference pairs' rejected answers are broken (reward model, DPO),
-    taking turns: wrong_answer, near_miss (the number wrong, the format kept), no_tags,
-    truncated, verbose_answer (the number kept, the form broken)."""
+    taking turns: wrong_answer, near_miss (the final number wrong, the format kept),
+    no_tags, truncated, verbose_answer (the number kept, the form broken); wrong_result (not
+    in the default mix) also changes the reasoning's last result, so only its arithmetic
+    tells (`pathrl.llm.tasks.REJECTION_KINDS`)."""
     train_file: str | None = None
     """JSONL of training rows instead of the generated task: SFT rows are
     {"prompt", "completion"} or {"messages"}; preference rows {"prompt", "chosen",
