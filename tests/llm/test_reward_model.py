@@ -127,7 +127,8 @@ def test_pairs_can_differ_in_correctness_only():
     assert any(not is_strict_format(p.rejected) for p in everything)  # the default mixes forms
 
 
-@pytest.mark.parametrize("kinds, message", [(["nope"], "unknown nope"), ([], "none given")])
+@pytest.mark.parametrize("kinds, message", [(["nope"], "unknown rejection kind nope"),
+                                             ([], "no rejection kind given")])
 def test_unknown_rejection_kinds_are_one_clear_error(kinds, message):
     from pathrl.llm.training import TaskDataConfig
 

@@ -194,7 +194,7 @@ def task_evaluator(problems: Sequence[Any], max_new_tokens: int, batch_size: int
             texts = generate_texts(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
                                    batch_size=batch_size)
             if scorer is not None:
-                scores.extend(float(s) for s in scorer(list(prompts), list(texts)))
+                scores.extend(float(s) for s in scorer(prompts, texts))
             return texts
 
         def count_tokens(text: str) -> int:

@@ -1075,10 +1075,15 @@ def _rejected(problem: Problem, kind: str, rng: random.Random) -> str:
     raise TaskError(f"unknown rejection kind {kind!r} (choose from {', '.join(REJECTION_KINDS)})")
 
 
+def check_rejection_kinds(kinds: Sequence[str]) -> None:
+    """A `TaskError` unless `kinds` is a non-empty list of `REJECTION_KINDS`."""
+    _check_choice("rejection kind", list(kinds), REJECTION_KINDS)
+
+
 def preference_pairs(problems: Iterable[Problem], seed: int = 0,
                      kinds: Sequence[str] = DEFAULT_REJECTION_KINDS) -> list[PreferencePair]:
     """One pair per problem; the rejection kinds take turns in a seeded order (an even mix)."""
-    _check_choice("rejection kind", list(kinds), REJECTION_KINDS)
+    check_rejection_kinds(kinds)
     rng = random.Random(f"pathrl.llm.pairs:{seed}")
     pairs: list[PreferencePair] = []
     order: list[str] = []

@@ -27,7 +27,7 @@ import torch
 from pathrl.config import ConfigChecks
 from pathrl.errors import PathrlError
 from pathrl.llm.models import LoraSettings, model_device, trainable_parameters
-from pathrl.llm.tasks import DEFAULT_REJECTION_KINDS, REJECTION_KINDS
+from pathrl.llm.tasks import DEFAULT_REJECTION_KINDS, TaskError, check_rejection_kinds
 from pathrl.rl.parallel import DataParallel
 from pathrl.rl.trainer import LoopSettings, StepResult, Trainer, TrainerCallback
 
@@ -73,11 +73,10 @@ class TaskDataConfig:
                 raise PathrlError(f"data.{name} must be >= 0, got {getattr(self, name)}")
         if self.train_file is None and self.n_train < 1:
             raise PathrlError("data.n_train must be >= 1")
-        unknown = sorted(set(self.rejection_kinds) - set(REJECTION_KINDS))
-        if unknown or not self.rejection_kinds:
-            what = f"unknown {', '.join(unknown)}" if unknown else "none given"
-            raise PathrlError(f"data.rejection_kinds: {what} (choose from "
-                              f"{', '.join(REJECTION_KINDS)})")
+        try:  # checked here so a bad list fails before any model loads
+            check_rejection_kinds(self.rejection_kinds)
+        except TaskError as exc:
+            raise PathrlError(f"data.rejection_kinds: {exc}") from None
 
 
 @dataclass
